@@ -1,0 +1,30 @@
+# The two commands of the README's quick start, and their set-up.
+#   make compare   set up, then compare the shipped contract designs (summary + HTML report)
+#   make test      set up, then run the test suite (what CI runs)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REPS ?= 5
+
+.PHONY: setup compare test bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12) and "pbrsim needs Python 3.12 or newer (pyenv: see .python-version)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+compare: setup
+	$(BIN)/pbrsim compare scenarios/fee_for_service.yaml scenarios/tr_hybrid.yaml scenarios/binary_pbr.yaml --reps $(REPS) --out results/compare
+
+test: setup
+	$(BIN)/python -m pytest -m "not slow" -q
+
+bench: setup
+	$(BIN)/python benchmarks/bench_national.py
+
+clean:
+	rm -rf $(VENV) results

@@ -1,0 +1,95 @@
+"""A readable summary of one run: the numbers a commissioner asks for first, in plain words."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["print_run_summary", "run_summary_rows"]
+
+
+def _money(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    if x >= 1e9:
+        return f"{sign}£{x / 1e9:,.2f}bn"
+    if x >= 1e6:
+        return f"{sign}£{x / 1e6:,.1f}m"
+    return f"{sign}£{x:,.0f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _pp(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.2f} pp"
+
+
+def _num(x: float | None, digits: int = 2) -> str:
+    return "n/a" if x is None else f"{x:,.{digits}f}"
+
+
+def run_summary_rows(m: dict[str, float | None]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Sections of (label, value) pairs describing one run's final metrics."""
+    return [
+        ("People", [
+            ("Referred", _num(m["referrals"], 0)),
+            ("Counted in the measured cohorts", _num(m["people_measured"], 0)),
+        ]),
+        ("Reoffending (12-month proven)", [
+            ("Measured rate (counted cohorts)", _pct(m["measured_reoffending_rate"])),
+            ("Commissioner's counterfactual rate", _pct(m["counterfactual_reoffending_rate"])),
+            ("True rate, everybody referred", _pct(m["true_reoffending_rate"])),
+            ("Same people with no service (true counterfactual)", _pct(m["untreated_reoffending_rate"])),
+            ("Reoffences per offender, measured / counterfactual",
+             f"{_num(m['measured_reoffences_per_offender'])} / {_num(m['counterfactual_reoffences_per_offender'])}"),
+            ("Reoffences per reoffender", _num(m["reoffences_per_reoffender"])),
+        ]),
+        ("Impact", [
+            ("True impact (untreated minus treated)", _pp(m["true_impact_pp"])),
+            ("Measured impact (counterfactual minus measured)", _pp(m["measured_impact_pp"])),
+            ("Measurement error (measured minus true)", _pp(m["measurement_error_pp"])),
+            ("Reoffences avoided, true / measured",
+             f"{_num(m['reoffences_avoided_true'], 0)} / {_num(m['reoffences_avoided_measured'], 0)}"),
+        ]),
+        ("Money paid by the commissioner", [
+            ("Block grant", _money(m["paid_block_grant"])),
+            ("Referral fees", _money(m["paid_referral_fees"])),
+            ("Supervision fees", _money(m["paid_supervision_fees"])),
+            ("Outcome payments, binary measure", _money(m["paid_outcome_binary"])),
+            ("Outcome payments, frequency measure", _money(m["paid_outcome_frequency"])),
+            ("Fees withheld at risk and not earned back", _money(m["withheld_fees_not_earned"])),
+            ("Total outlay", _money(m["commissioner_outlay"])),
+            ("Paid for deadweight (beyond true impact)", _money(m["deadweight_payments"])),
+            ("Cost per reoffence avoided, true", _money(m["cost_per_reoffence_avoided_true"])),
+            ("Cost per reoffence avoided, as measured", _money(m["cost_per_reoffence_avoided_measured"])),
+        ]),
+        ("Providers", [
+            ("Prime income", _money(m["prime_income"])),
+            ("Front-line delivery cost", _money(m["prime_delivery_cost"])),
+            ("Overhead", _money(m["prime_overhead"])),
+            ("Prime margin", f"{_money(m['prime_margin'])} ({_pct(m['prime_margin_share'])} of income)"),
+            ("Share of outlay reaching front-line delivery", _pct(m["front_line_share"])),
+            ("Lowest cash any prime held", _money(m["prime_min_cash"])),
+        ]),
+        ("Effort by true risk band (hours per engaged person)", [
+            (band.replace("_", " "), _num(m[f"hours_per_engaged_person_{band}"], 1))
+            for band in ("low", "medium", "high", "very_high")
+        ]),
+    ]
+
+
+def print_run_summary(title: str, metrics: dict[str, float | None], console: Console | None = None) -> None:
+    """Print a run's summary as a table."""
+    console = console or Console()
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for section, rows in run_summary_rows(metrics):
+        table.add_row(f"[bold]{section}[/bold]", "")
+        for label, value in rows:
+            table.add_row(f"  {label}", value)
+    console.print(table)

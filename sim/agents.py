@@ -1,0 +1,218 @@
+"""The agents: commissioner, primes, and monthly cohorts of offenders.
+
+A cohort agent holds a slice of the offender store, never a Python object per
+offender. Primes decide effort through their strategy and pay their own
+costs; the commissioner refers, invoices, measures and pays.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim.counterfactual import N_BANDS, CohortView
+from sim.payments import (
+    MeasuredOutcome,
+    apply_total_cap,
+    block_grant,
+    fees,
+    outcome_payment,
+    true_impact_value,
+    withheld,
+)
+from sim.scenario import PrimeSpec
+from sim.strategies import Caseload, make_strategy
+
+if TYPE_CHECKING:
+    from sim.model import PbRModel
+
+__all__ = ["Cohort", "Commissioner", "Prime"]
+
+COMMISSIONER = "commissioner"
+
+
+class Prime(mesa.Agent):
+    """A prime provider holding the contract in one or more areas, delivering in-house."""
+
+    def __init__(self, model: PbRModel, spec: PrimeSpec, index: int, areas: list[int]) -> None:
+        super().__init__(model)
+        self.spec = spec
+        self.name = spec.name
+        self.index = index
+        self.areas = areas
+        self.strategy = make_strategy(spec.strategy, spec.hours_per_month)
+        self.cash = float(spec.capital)
+        self.min_cash = self.cash
+        self.hours_by_type = np.zeros(7)
+
+    def receive(self, month: int, kind: str, amount: float) -> None:
+        """Be paid by the commissioner."""
+        self.model.ledger.record(month, COMMISSIONER, self.name, kind, amount)
+        self.cash += amount
+
+    def spend(self, month: int, payee: str, kind: str, amount: float) -> None:
+        """Pay a cost out of cash."""
+        self.model.ledger.record(month, self.name, payee, kind, amount)
+        self.cash -= amount
+        self.min_cash = min(self.min_cash, self.cash)
+
+    def deliver(self, rows: np.ndarray, month: int) -> None:
+        """Serve this month's caseload: decide hours, deliver them, pay for them and the overhead."""
+        store = self.model.store
+        floor = self.model.design.contract.service.min_hours_per_month
+        if rows.size:
+            caseload = Caseload(
+                rows=rows,
+                month=month,
+                months_in_service=month - store.referral_month[rows],
+                observed_band=store.pay_band[rows],
+                needs=store.needs[rows],
+                engaged=store.engaged[rows],
+                reoffended=store.first_month[rows] >= 0,
+            )
+            hours = self.strategy.allocate(caseload)
+            total = hours.sum(axis=1)
+            short = np.where(caseload.engaged, np.maximum(floor - total, 0.0), 0.0)
+            if short.any():
+                # The service floor tops up the person's assessed needs (all types if none).
+                needs = caseload.needs.astype(np.float32)
+                n_needs = needs.sum(axis=1, keepdims=True)
+                share = np.where(n_needs > 0, needs / np.maximum(n_needs, 1.0), 1.0 / needs.shape[1])
+                hours = hours + share * short[:, None]
+                total = hours.sum(axis=1)
+            dose = (hours * caseload.needs).sum(axis=1) * self.spec.effectiveness
+            store.hours[rows] += total
+            store.dose[rows] += dose
+            self.hours_by_type += hours.sum(axis=0)
+            self.model.month_effort += np.bincount(store.true_band[rows], weights=total, minlength=4)
+            self.spend(month, "front_line_delivery", "delivery_cost", float(total.sum()) * self.spec.unit_cost_per_hour)
+        if month <= self.model.last_service_month:
+            self.spend(month, "overhead", "overhead", self.spec.overhead_per_month * len(self.areas))
+
+
+class Cohort(mesa.Agent):
+    """One month's referrals in one contract area: a slice of the offender store."""
+
+    def __init__(self, model: PbRModel, area: int, month: int, start: int, stop: int) -> None:
+        super().__init__(model)
+        self.area = area
+        self.month = month
+        self.start = start
+        self.stop = stop
+        self.pot = 0.0
+        self.result: dict[str, float] | None = None
+
+    @property
+    def size(self) -> int:
+        """People referred."""
+        return self.stop - self.start
+
+    def measure(self) -> None:
+        """Scheduled at the end of the proving lag: the commissioner measures and pays for this cohort."""
+        self.model.commissioner.settle(self)
+
+
+class Commissioner(mesa.Agent):
+    """Owns the contract: refers people, pays fees and outcome payments, measures against its counterfactual."""
+
+    def __init__(self, model: PbRModel) -> None:
+        super().__init__(model)
+        self.payment = model.design.contract.payment
+        self.accrued: dict[str, float] = {p.name: 0.0 for p in model.primes}
+        self.outcome_paid = 0.0
+        self.pot_forfeited = 0.0
+        self.gross_fees = {"block_grant": 0.0, "referral_fees": 0.0, "supervision_fees": 0.0}
+        self.withheld_total = 0.0
+
+    def accrue_fees(self, prime_name: str, cohort: Cohort | None, referrals: float,
+                    supervision_months: float, months: float) -> None:
+        """Add a month's fees to the next invoice, withholding the at-risk share into the cohort's pot."""
+        gross = fees(self.payment, referrals, supervision_months, months)
+        held = withheld(self.payment, gross)
+        self.gross_fees["block_grant"] += block_grant(self.payment.block_grant_per_year, months)
+        self.gross_fees["referral_fees"] += self.payment.fee_per_referral * referrals
+        self.gross_fees["supervision_fees"] += self.payment.fee_per_supervision_month * supervision_months
+        self.withheld_total += held
+        self.accrued[prime_name] += gross - held
+        if cohort is not None:
+            cohort.pot += held
+
+    def pay_invoices(self) -> None:
+        """Pay each prime the fees accrued since the last invoice."""
+        month = self.model.steps
+        for prime in self.model.primes:
+            amount = self.accrued[prime.name]
+            if amount:
+                prime.receive(month, "fees", amount)
+                self.accrued[prime.name] = 0.0
+
+    def settle(self, cohort: Cohort) -> None:
+        """Measure a cohort against the counterfactual and make its outcome payments."""
+        model = self.model
+        store = model.store
+        rows = slice(cohort.start, cohort.stop)
+        counted = np.ones(cohort.size, dtype=bool)
+        if model.design.contract.measure.cohort_definition == "engaged":
+            counted = store.engaged[rows].copy()
+        band = store.pay_band[rows][counted].astype(np.intp)
+        reoffended = store.first_month[rows][counted] >= 0
+        reoffences = store.reoffences[rows][counted].astype(float)
+        u_reoffended = store.untreated_first_month[rows][counted] >= 0
+        u_reoffences = store.untreated_reoffences[rows][counted].astype(float)
+        view = CohortView(
+            pay_band=band,
+            score=store.score[rows][counted],
+            untreated_reoffended=u_reoffended,
+            untreated_reoffences=u_reoffences,
+            drift=model.drift_at(cohort.month),
+            months_since_start=cohort.month - 1,
+        )
+        cf_reoffenders, cf_reoffences = model.counterfactual.expected(view)
+
+        def by_band(w: np.ndarray | None = None) -> np.ndarray:
+            return np.bincount(band, weights=w, minlength=N_BANDS).astype(float)
+
+        n = by_band()
+        outcome = MeasuredOutcome(
+            n=n,
+            reoffenders=by_band(reoffended.astype(float)),
+            reoffences=by_band(reoffences),
+            cf_reoffenders=cf_reoffenders,
+            cf_reoffences=cf_reoffences,
+            pot=cohort.pot,
+        )
+        u_reoffenders_b, u_reoffences_b = by_band(u_reoffended.astype(float)), by_band(u_reoffences)
+        prime = model.prime_of_area[cohort.area]
+        month = model.steps
+        paid_total = deadweight = 0.0
+        pot_paid = 0.0
+        result: dict[str, float] = {}
+        for i, component in enumerate(self.payment.outcomes):
+            due = outcome_payment(component, outcome)
+            due = apply_total_cap(due, self.outcome_paid, self.payment.outcome_cap_total)
+            self.outcome_paid += due
+            paid_total += due
+            if component.basis == "pot":
+                pot_paid += due
+            kind = f"outcome_{component.measure}"
+            prime.receive(month, kind, due)
+            deserved = true_impact_value(component, n, outcome.reoffenders, outcome.reoffences,
+                                         u_reoffenders_b, u_reoffences_b, cohort.pot)
+            deadweight += max(due - deserved, 0.0)
+            result[f"outcome_payment_{i}"] = due
+        self.pot_forfeited += max(cohort.pot - pot_paid, 0.0)
+        result.update(
+            counted=float(n.sum()),
+            reoffenders=float(outcome.reoffenders.sum()),
+            reoffences=float(outcome.reoffences.sum()),
+            cf_reoffenders=float(cf_reoffenders.sum()),
+            cf_reoffences=float(cf_reoffences.sum()),
+            untreated_reoffenders=float(u_reoffenders_b.sum()),
+            untreated_reoffences=float(u_reoffences_b.sum()),
+            outcome_paid=paid_total,
+            deadweight=deadweight,
+            pot=cohort.pot,
+        )
+        cohort.result = result

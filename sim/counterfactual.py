@@ -1,0 +1,152 @@
+"""The commissioner's counterfactual: what it believes a cohort's outcome would have been without the service.
+
+The commissioner never sees the truth; it sees one of these. Each returns the
+expected number of reoffenders and of reoffences for the people counted in a
+cohort, by payment group (assessed risk band), so payments can be judged on
+the whole cohort or band by band.
+
+* historical baseline: rates by payment group on a cohort measured before the
+  contract, optionally rolled forward by an assumed drift;
+* risk-adjusted baseline: the baseline cohort's rates by predicted-risk group
+  (quantiles of the assessed score), applied to each cohort's own mix;
+* matched comparison group: a fresh untreated group matched on payment group,
+  with sampling noise and an optional bias from unobserved differences;
+* oracle: the same people's true untreated outcomes (a reference only).
+
+Baselines are frozen at the start: neither sees true drift in the population.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from sim.population import CohortProfile, draw_offenders, untreated_outcomes
+from sim.scenario import ComparisonGroup, HistoricalBaseline, Oracle, RiskAdjustedBaseline
+
+__all__ = ["CohortView", "CounterfactualMeasure", "build_counterfactual"]
+
+N_BANDS = 4
+
+
+@dataclass(frozen=True)
+class CohortView:
+    """The counted people of one cohort, as the measurement needs them."""
+
+    pay_band: np.ndarray
+    score: np.ndarray
+    untreated_reoffended: np.ndarray
+    untreated_reoffences: np.ndarray
+    drift: float
+    months_since_start: int
+
+
+class CounterfactualMeasure(Protocol):
+    """Expected reoffenders and reoffences per payment group for a cohort."""
+
+    def expected(self, cohort: CohortView) -> tuple[np.ndarray, np.ndarray]:
+        """(reoffenders, reoffences) per band, as floats."""
+        ...
+
+
+def _per_band(band: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(band, weights=weights, minlength=N_BANDS).astype(float)
+
+
+class OracleCounterfactual:
+    """The true untreated outcomes of the same people (common random numbers)."""
+
+    def expected(self, cohort: CohortView) -> tuple[np.ndarray, np.ndarray]:
+        """Count the untreated path's reoffenders and reoffences by band."""
+        return (
+            _per_band(cohort.pay_band, cohort.untreated_reoffended.astype(float)),
+            _per_band(cohort.pay_band, cohort.untreated_reoffences.astype(float)),
+        )
+
+
+def _baseline_cohort(rng: np.random.Generator, profile: CohortProfile, size: int, months: int):
+    people = draw_offenders(rng, size, profile, drift=0.0)
+    reoffended, reoffences = untreated_outcomes(rng, people["hazard"], people["frequency"], months)
+    return people, reoffended, reoffences
+
+
+class HistoricalCounterfactual:
+    """Rates by payment group on a pre-contract cohort, rolled forward by an assumed drift."""
+
+    def __init__(self, spec: HistoricalBaseline, profile: CohortProfile, months: int,
+                 rng: np.random.Generator) -> None:
+        people, reoffended, reoffences = _baseline_cohort(rng, profile, spec.baseline_cohort_size, months)
+        n = np.maximum(_per_band(people["pay_band"]), 1.0)
+        self.rate = _per_band(people["pay_band"], reoffended.astype(float)) / n
+        self.frequency = _per_band(people["pay_band"], reoffences.astype(float)) / n
+        self.assumed_drift = spec.assumed_drift_pp_per_year / 100.0
+
+    def expected(self, cohort: CohortView) -> tuple[np.ndarray, np.ndarray]:
+        """Baseline rates times the cohort's numbers in each band."""
+        n = _per_band(cohort.pay_band)
+        shift = self.assumed_drift * cohort.months_since_start / 12.0
+        rate = np.clip(self.rate + shift, 0.0, 1.0)
+        scale = np.divide(rate, self.rate, out=np.ones_like(rate), where=self.rate > 0)
+        return n * rate, n * self.frequency * scale
+
+
+class RiskAdjustedCounterfactual:
+    """Baseline rates by predicted-risk group, applied person by person to each cohort's mix."""
+
+    def __init__(self, spec: RiskAdjustedBaseline, profile: CohortProfile, months: int,
+                 rng: np.random.Generator) -> None:
+        people, reoffended, reoffences = _baseline_cohort(rng, profile, spec.baseline_cohort_size, months)
+        self.edges = np.quantile(people["score"], np.linspace(0, 1, spec.groups + 1)[1:-1])
+        group = np.searchsorted(self.edges, people["score"], side="right")
+        n = np.maximum(np.bincount(group, minlength=spec.groups), 1)
+        self.rate = np.bincount(group, weights=reoffended.astype(float), minlength=spec.groups) / n
+        self.frequency = np.bincount(group, weights=reoffences.astype(float), minlength=spec.groups) / n
+
+    def expected(self, cohort: CohortView) -> tuple[np.ndarray, np.ndarray]:
+        """Each person's group rate, summed by payment group."""
+        group = np.searchsorted(self.edges, cohort.score, side="right")
+        return (
+            _per_band(cohort.pay_band, self.rate[group]),
+            _per_band(cohort.pay_band, self.frequency[group]),
+        )
+
+
+class ComparisonCounterfactual:
+    """A matched comparison group of untreated people, drawn afresh for each cohort."""
+
+    def __init__(self, spec: ComparisonGroup, profile: CohortProfile, months: int,
+                 rng: np.random.Generator) -> None:
+        self.spec, self.profile, self.months, self.rng = spec, profile, months, rng
+
+    def expected(self, cohort: CohortView) -> tuple[np.ndarray, np.ndarray]:
+        """The comparison group's rates by band (its overall rate where a band is empty), plus bias."""
+        n = _per_band(cohort.pay_band)
+        size = max(int(round(self.spec.size_ratio * n.sum())), 1)
+        people = draw_offenders(self.rng, size, self.profile, drift=cohort.drift)
+        reoffended, reoffences = untreated_outcomes(self.rng, people["hazard"], people["frequency"], self.months)
+        m = _per_band(people["pay_band"])
+        overall_rate = reoffended.mean()
+        overall_freq = reoffences.mean()
+        rate = np.where(m > 0, _per_band(people["pay_band"], reoffended.astype(float)) / np.maximum(m, 1), overall_rate)
+        freq = np.where(m > 0, _per_band(people["pay_band"], reoffences.astype(float)) / np.maximum(m, 1), overall_freq)
+        biased = np.clip(rate + self.spec.matching_bias_pp / 100.0, 0.0, 1.0)
+        scale = np.divide(biased, rate, out=np.ones_like(rate), where=rate > 0)
+        return n * biased, n * freq * scale
+
+
+def build_counterfactual(
+    spec: HistoricalBaseline | RiskAdjustedBaseline | ComparisonGroup | Oracle,
+    profile: CohortProfile,
+    months: int,
+    rng: np.random.Generator,
+) -> CounterfactualMeasure:
+    """The counterfactual a scenario's contract names."""
+    if isinstance(spec, Oracle):
+        return OracleCounterfactual()
+    if isinstance(spec, HistoricalBaseline):
+        return HistoricalCounterfactual(spec, profile, months, rng)
+    if isinstance(spec, RiskAdjustedBaseline):
+        return RiskAdjustedCounterfactual(spec, profile, months, rng)
+    return ComparisonCounterfactual(spec, profile, months, rng)

@@ -1,0 +1,235 @@
+"""The PbR model: one master clock of monthly steps plus scheduled events.
+
+Each month, in order (docs/ODD.md, "Process overview and scheduling"):
+
+1. referrals arrive and form one cohort per contract area;
+2. primes allocate and deliver service, and pay delivery and overhead costs;
+3. reoffending is drawn for everyone in their follow-up window, treated and
+   untreated paths on common random numbers;
+4. fees accrue to the next invoice.
+
+Scheduled events (Mesa's event list, after the month's step): fee invoices
+every ``invoice_months``; each cohort's outcome measurement and payment at the
+end of its follow-up window plus proving lag; and, last of all in each month,
+the monthly record.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mesa import Model
+from mesa.time import Priority, Schedule
+
+from sim.agents import Cohort, Commissioner, Prime
+from sim.counterfactual import build_counterfactual
+from sim.ledger import Ledger
+from sim.population import COHORT_TYPES, OffenderStore, draw_offenders
+from sim.scenario import BAND_NAMES, SERVICE_TYPES, Scenario
+
+__all__ = ["PbRModel"]
+
+
+def _poisson_ppf(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Inverse Poisson CDF, vectorised: the draw that uniform ``u`` gives at rate ``lam``.
+
+    Used so the treated and untreated paths share their random numbers.
+    """
+    k = np.zeros(u.shape, dtype=np.int16)
+    p = np.exp(-lam)
+    cdf = p.copy()
+    todo = u > cdf
+    j = 0
+    while todo.any() and j < 50:
+        j += 1
+        k += todo
+        p = p * lam / j
+        cdf = cdf + p
+        todo &= u > cdf
+    return k
+
+
+class PbRModel(Model):
+    """A payment-by-results contract played out month by month.
+
+    Args:
+        design: the validated scenario.
+        rng: root seed; defaults to the scenario's ``seed``. Independent streams
+            for the population, the outcomes, the measurement and provider
+            behaviour are spawned from it, so two designs run with the same seed
+            see the same people and the same random numbers for their outcomes.
+    """
+
+    def __init__(self, design: Scenario, rng: int | None = None) -> None:
+        seed = design.seed if rng is None else int(rng)
+        behaviour, population, outcomes, measurement = np.random.SeedSequence(seed).spawn(4)
+        super().__init__(rng=behaviour)
+        self.seed = seed
+        self.design = design
+        contract = design.contract
+        self.profile = COHORT_TYPES[design.cohort.type]
+        self.population_rng = np.random.default_rng(population)
+        self.outcome_rng = np.random.default_rng(outcomes)
+        self.measurement_rng = np.random.default_rng(measurement)
+
+        self.referral_months = contract.months
+        self.follow_up = contract.measure.follow_up_months
+        self.service_months = contract.service.months
+        lag = contract.measure.proving_lag_months
+        self.end_month = self.referral_months + max(self.follow_up - 1 + lag, self.service_months - 1)
+        self.measure_delay = self.follow_up - 1 + lag
+        self.last_service_month = self.referral_months + self.service_months - 1
+
+        expected = design.cohort.referrals_per_year / 12.0 * self.referral_months
+        self.store = OffenderStore(int(expected + 6.0 * np.sqrt(expected + 1.0)) + 1024)
+        self.month_start: list[int] = [0] * (self.end_month + 2)
+        self.ledger = Ledger()
+
+        self.primes: list[Prime] = []
+        self.prime_of_area: list[Prime] = []
+        for index, spec in enumerate(design.primes):
+            areas = list(range(len(self.prime_of_area), len(self.prime_of_area) + spec.areas))
+            prime = Prime(self, spec, index, areas)
+            self.primes.append(prime)
+            self.prime_of_area.extend([prime] * spec.areas)
+        self.area_prime = np.array([p.index for p in self.prime_of_area], dtype=np.int16)
+        self.commissioner = Commissioner(self)
+        self.counterfactual = build_counterfactual(
+            contract.counterfactual, self.profile, self.follow_up, self.measurement_rng
+        )
+        self.cohorts: list[Cohort] = []
+        self._active: list[Cohort] = []
+        self.monthly: list[dict[str, float]] = []
+        self.month_effort = np.zeros(4)
+
+        self.schedule_recurring(
+            self.commissioner.pay_invoices,
+            Schedule(interval=contract.payment.invoice_months, start=contract.payment.invoice_months,
+                     end=self.end_month),
+        )
+        if self.end_month % contract.payment.invoice_months:
+            self.schedule_event(self.commissioner.pay_invoices, at=self.end_month)
+        self.schedule_recurring(self.record_month, Schedule(interval=1, start=1, end=self.end_month),
+                                priority=Priority.LOW)
+
+    # -- the monthly process -------------------------------------------------
+    def step(self) -> None:
+        """One month: referrals, service delivery, reoffending, fees."""
+        month = self.steps
+        self.month_effort[:] = 0.0
+        self.refer(month)
+        self.deliver(month)
+        self.draw_reoffending(month)
+        self.accrue_fees(month)
+
+    def run(self) -> None:
+        """Run every month until the last cohort has been measured and paid for."""
+        self.run_until(self.end_month)
+
+    def drift_at(self, month: int) -> float:
+        """True change in risk since the baseline year for people referred in ``month``."""
+        return self.design.cohort.drift_pp_per_year / 100.0 * (month - 1) / 12.0
+
+    def refer(self, month: int) -> None:
+        """New referrals arrive: one cohort per contract area."""
+        self.month_start[month] = self.store.size
+        if month > self.referral_months:
+            self.month_start[month + 1] = self.store.size
+            return
+        areas = len(self.prime_of_area)
+        rate = self.design.cohort.referrals_per_year / 12.0 / areas
+        counts = self.population_rng.poisson(rate, areas)
+        people = draw_offenders(self.population_rng, int(counts.sum()), self.profile,
+                                drift=self.drift_at(month))
+        area = np.repeat(np.arange(areas, dtype=np.int16), counts)
+        start, _ = self.store.append(people, area, month)
+        self.month_start[month + 1] = self.store.size
+        for a, n in enumerate(counts):
+            cohort = Cohort(self, a, month, start, start + int(n))
+            start += int(n)
+            self.cohorts.append(cohort)
+            self._active.append(cohort)
+            self.schedule_event(cohort.measure, at=month + self.measure_delay)
+
+    def _window_start(self, month: int, months: int) -> int:
+        """First store row referred within the last ``months`` months."""
+        return self.month_start[max(1, month - months + 1)]
+
+    def deliver(self, month: int) -> None:
+        """Each prime serves the people in their service period."""
+        lo = self._window_start(month, self.service_months)
+        owner = self.area_prime[self.store.area[lo:self.store.size]]
+        for prime in self.primes:
+            rows = lo + np.flatnonzero(owner == prime.index) if len(self.primes) > 1 else np.arange(lo, self.store.size)
+            prime.deliver(rows, month)
+
+    def draw_reoffending(self, month: int) -> None:
+        """Draw this month's reoffences for everyone in their follow-up window.
+
+        The monthly hazard is cut by service matched to needs, with diminishing
+        returns: ``h * (1 - responsiveness * (1 - exp(-dose / complexity)))``.
+        The same uniforms drive the untreated path, so every person's true
+        counterfactual is known.
+        """
+        s = self.store
+        lo, hi = self._window_start(month, self.follow_up), s.size
+        if hi == lo:
+            return
+        u = self.outcome_rng.random(hi - lo, dtype=np.float32)
+        u_later = self.outcome_rng.random(hi - lo, dtype=np.float32)
+        hazard = s.hazard[lo:hi]
+        effect = 1.0 - s.responsiveness[lo:hi] * (1.0 - np.exp(-s.dose[lo:hi] / s.complexity[lo:hi]))
+        frequency = s.frequency[lo:hi]
+        for first_col, count_col, cut in (("first_month", "reoffences", effect),
+                                          ("untreated_first_month", "untreated_reoffences", None)):
+            first = s.columns[first_col][lo:hi]
+            count = s.columns[count_col][lo:hi]
+            before = first >= 0
+            h = hazard if cut is None else hazard * cut
+            new = ~before & (u < h)
+            first[new] = month
+            count[new] += 1
+            idx = np.flatnonzero(before)
+            if idx.size:
+                lam = frequency[idx] if cut is None else frequency[idx] * cut[idx]
+                count[idx] += _poisson_ppf(u_later[idx], lam)
+
+    def accrue_fees(self, month: int) -> None:
+        """Accrue this month's block grant, referral and supervision fees, per cohort."""
+        in_contract = month <= self.referral_months
+        still_active = []
+        for cohort in self._active:
+            months_in = month - cohort.month
+            if months_in >= self.service_months:
+                continue
+            still_active.append(cohort)
+            prime = self.prime_of_area[cohort.area]
+            new = months_in == 0
+            self.commissioner.accrue_fees(
+                prime.name, cohort,
+                referrals=cohort.size if new else 0,
+                supervision_months=cohort.size,
+                months=1.0 if (new and in_contract) else 0.0,
+            )
+        self._active = still_active
+
+    def record_month(self) -> None:
+        """Append this month's record (after the month's events): volumes, effort, cash."""
+        month = self.steps
+        s = self.store
+        lo = self._window_start(month, self.service_months)
+        in_service = np.bincount(s.true_band[lo:s.size], weights=s.engaged[lo:s.size], minlength=4)
+        row: dict[str, float] = {
+            "month": month,
+            "referrals": self.month_start[month + 1] - self.month_start[month],
+            "in_service": s.size - lo,
+        }
+        for b, band in enumerate(BAND_NAMES):
+            row[f"effort_{band}"] = self.month_effort[b] / in_service[b] if in_service[b] else 0.0
+        for prime in self.primes:
+            row[f"cash_{prime.name}"] = prime.cash
+        self.monthly.append(row)
+
+    @property
+    def service_types(self) -> tuple[str, ...]:
+        """Service types in the order of the needs columns."""
+        return SERVICE_TYPES

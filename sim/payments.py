@@ -1,0 +1,209 @@
+"""The payment engine: pure functions from contract terms and measured outcomes to money.
+
+Nothing here knows about agents or time. Each function can be read against a
+contract clause and is tested against hand-worked examples
+(``tests/test_payments.py``).
+
+Outcomes reach the engine as a :class:`MeasuredOutcome`: counts for one cohort
+split by the commissioner's payment group (the observed risk band at
+referral), with the counterfactual's expected counts beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.scenario import OutcomeComponent, PaymentSpec
+
+__all__ = [
+    "MeasuredOutcome",
+    "apply_total_cap",
+    "block_grant",
+    "fees",
+    "improvement",
+    "outcome_payment",
+    "pot_fraction",
+    "true_impact_value",
+    "withheld",
+]
+
+
+@dataclass(frozen=True)
+class MeasuredOutcome:
+    """One cohort's outcome as the commissioner measures it, by payment group.
+
+    Attributes:
+        n: people counted in the cohort, per band.
+        reoffenders: people with a proven reoffence in the window, per band.
+        reoffences: proven reoffences in the window, per band.
+        cf_reoffenders: reoffenders the counterfactual expects, per band.
+        cf_reoffences: reoffences the counterfactual expects, per band.
+        pot: fees withheld for this cohort under ``at_risk_share`` (money that
+            ``pot`` components can earn back).
+    """
+
+    n: np.ndarray
+    reoffenders: np.ndarray
+    reoffences: np.ndarray
+    cf_reoffenders: np.ndarray
+    cf_reoffences: np.ndarray
+    pot: float = 0.0
+
+    @classmethod
+    def single_group(
+        cls,
+        n: float,
+        reoffenders: float,
+        reoffences: float,
+        cf_reoffenders: float,
+        cf_reoffences: float,
+        pot: float = 0.0,
+    ) -> MeasuredOutcome:
+        """A cohort with everybody in the first band (convenient for uniform prices)."""
+        def arr(x: float) -> np.ndarray:
+            return np.array([x, 0.0, 0.0, 0.0])
+
+        return cls(arr(n), arr(reoffenders), arr(reoffences), arr(cf_reoffenders), arr(cf_reoffences), pot)
+
+
+def block_grant(annual: float, months: float) -> float:
+    """Block grant accrued over ``months`` at ``annual`` a year."""
+    return annual * months / 12.0
+
+
+def fees(spec: PaymentSpec, referrals: float, supervision_months: float, months: float) -> float:
+    """Gross fee value (block grant, per referral, per supervision month) before any withholding."""
+    return (
+        block_grant(spec.block_grant_per_year, months)
+        + spec.fee_per_referral * referrals
+        + spec.fee_per_supervision_month * supervision_months
+    )
+
+
+def withheld(spec: PaymentSpec, gross_fees: float) -> float:
+    """Part of ``gross_fees`` held back and paid only on results."""
+    return spec.at_risk_share * gross_fees
+
+
+def improvement(measure: str, n: float, reoffenders: float, reoffences: float,
+                cf_reoffenders: float, cf_reoffences: float) -> float:
+    """Improvement on the counterfactual in the unit the contract uses for thresholds.
+
+    Binary: percentage points of reduction in the proven reoffending rate.
+    Frequency: per cent reduction in reoffences against the counterfactual.
+    """
+    if measure == "binary":
+        if n <= 0:
+            return 0.0
+        return 100.0 * (cf_reoffenders - reoffenders) / n
+    if cf_reoffences <= 0:
+        return 0.0
+    return 100.0 * (cf_reoffences - reoffences) / cf_reoffences
+
+
+def pot_fraction(component: OutcomeComponent, achieved: float) -> float:
+    """Share of a component's pot earned at a given improvement."""
+    assert component.target is not None
+    if component.all_or_nothing:
+        return 1.0 if achieved >= component.target else 0.0
+    span = component.target - component.threshold
+    return float(np.clip((achieved - component.threshold) / span, 0.0, 1.0))
+
+
+def _paid_improvement(component: OutcomeComponent, achieved: float) -> float:
+    """Improvement that is paid for once the threshold rule is applied (same unit as ``achieved``)."""
+    if achieved < component.threshold or achieved <= 0:
+        return 0.0
+    if component.threshold_mode == "deductible":
+        return achieved - component.threshold
+    return achieved
+
+
+def _priced(component: OutcomeComponent, n, reoffenders, reoffences, cf_reoffenders,
+            cf_reoffences, price: float) -> float:
+    """Payment for one group at one price (bases other than ``pot``)."""
+    if component.basis == "per_non_reoffender":
+        # Pays for every non-reoffender; the threshold is a trigger on the rate's improvement.
+        achieved = improvement("binary", n, reoffenders, reoffences, cf_reoffenders, cf_reoffences)
+        if component.threshold > 0 and achieved < component.threshold:
+            return 0.0
+        return price * (n - reoffenders)
+    achieved = improvement(component.measure, n, reoffenders, reoffences, cf_reoffenders, cf_reoffences)
+    paid = _paid_improvement(component, achieved)
+    if component.basis == "per_point":
+        return price * paid * n
+    # per_reoffence_avoided: the paid per cent of the counterfactual, in reoffences
+    return price * paid / 100.0 * cf_reoffences
+
+
+def outcome_payment(component: OutcomeComponent, outcome: MeasuredOutcome) -> float:
+    """Money one outcome component pays for one cohort, before any contract-wide cap.
+
+    Uniform prices are judged on the whole cohort; differential prices
+    (``prices_by_band``) are judged and paid band by band.
+    """
+    if component.basis == "pot":
+        achieved = improvement(
+            component.measure,
+            float(outcome.n.sum()),
+            float(outcome.reoffenders.sum()),
+            float(outcome.reoffences.sum()),
+            float(outcome.cf_reoffenders.sum()),
+            float(outcome.cf_reoffences.sum()),
+        )
+        amount = (component.pot_share or 0.0) * outcome.pot * pot_fraction(component, achieved)
+    elif component.prices_by_band is None:
+        amount = _priced(
+            component,
+            float(outcome.n.sum()),
+            float(outcome.reoffenders.sum()),
+            float(outcome.reoffences.sum()),
+            float(outcome.cf_reoffenders.sum()),
+            float(outcome.cf_reoffences.sum()),
+            component.price or 0.0,
+        )
+    else:
+        amount = sum(
+            _priced(component, outcome.n[b], outcome.reoffenders[b], outcome.reoffences[b],
+                    outcome.cf_reoffenders[b], outcome.cf_reoffences[b], price)
+            for b, price in enumerate(component.band_prices())
+        )
+    if component.cap_per_cohort is not None:
+        amount = min(amount, component.cap_per_cohort)
+    return float(max(amount, 0.0))
+
+
+def apply_total_cap(amount: float, paid_so_far: float, cap: float | None) -> float:
+    """Part of ``amount`` payable once ``paid_so_far`` is counted against a lifetime ``cap``."""
+    if cap is None:
+        return amount
+    return float(max(0.0, min(amount, cap - paid_so_far)))
+
+
+def true_impact_value(component: OutcomeComponent, n: np.ndarray, reoffenders: np.ndarray,
+                      reoffences: np.ndarray, untreated_reoffenders: np.ndarray,
+                      untreated_reoffences: np.ndarray, pot: float = 0.0) -> float:
+    """What the component would pay if it paid only for the true impact, at its own prices.
+
+    True impact is measured against the same people's untreated outcomes (the
+    oracle), with no threshold or trigger. Payment above this value is payment
+    for deadweight: outcomes that would have happened anyway, or measurement
+    error in the commissioner's counterfactual.
+    """
+    prices = np.asarray(component.band_prices()) if component.basis != "pot" else None
+    extra_non_reoffenders = untreated_reoffenders - reoffenders
+    avoided = untreated_reoffences - reoffences
+    if component.basis in ("per_point", "per_non_reoffender"):
+        # per_point pays price per point per offender, i.e. 100 * price per extra non-reoffender
+        unit = 100.0 if component.basis == "per_point" else 1.0
+        value = float(np.sum(unit * prices * extra_non_reoffenders))
+    elif component.basis == "per_reoffence_avoided":
+        value = float(np.sum(prices * avoided))
+    else:
+        achieved = improvement(component.measure, float(n.sum()), float(reoffenders.sum()),
+                               float(reoffences.sum()), float(untreated_reoffenders.sum()),
+                               float(untreated_reoffences.sum()))
+        value = (component.pot_share or 0.0) * pot * pot_fraction(component, achieved)
+    return max(value, 0.0)

@@ -1,0 +1,251 @@
+"""Offenders: how a cohort is drawn, and the store that holds every offender as numpy arrays.
+
+Offenders never exist as Python objects. Each monthly referral is a block of
+rows appended to one :class:`OffenderStore`; because referral months are
+appended in order, everybody in service or in their follow-up window at a
+given month is one contiguous slice of the store, so the monthly work is a
+handful of vectorised operations whatever the number of areas or cohorts.
+
+Calibration (sources in ../shared/CALIBRATION.md and docs/ODD.md):
+
+* ``risk`` is the probability of a proven reoffence within 12 months with no
+  intervention, drawn from a Beta distribution whose mean is the Ministry of
+  Justice proven reoffending rate of the cohort type (Proven reoffending
+  statistics, April-June 2023 cohort; Peterborough comparison group 55.7%).
+* reoffences per reoffender average about 2.9 (MoJ, 2011; Peterborough
+  comparison group 155 events per 100 people against 55.7% reoffenders: 2.8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.scenario import SERVICE_TYPES, CohortType
+
+__all__ = [
+    "BAND_EDGES",
+    "COHORT_TYPES",
+    "CohortProfile",
+    "OffenderStore",
+    "band_of",
+    "draw_offenders",
+    "untreated_outcomes",
+]
+
+#: Upper edges of the risk bands on the 12-month probability (low < 0.25 <= medium < 0.5 ...).
+BAND_EDGES = np.array([0.25, 0.5, 0.75])
+
+#: Share of offenders with each need at average risk (illustrative, OASys-like; not calibrated).
+_NEED_BASE = np.array([0.30, 0.50, 0.40, 0.35, 0.30, 0.25, 0.60])
+#: How fast each need's prevalence rises with risk (log-odds per unit of risk).
+_NEED_SLOPE = 3.0
+
+
+@dataclass(frozen=True)
+class CohortProfile:
+    """Parameters of one published cohort type.
+
+    Attributes:
+        base_rate: mean 12-month proven reoffending probability with no intervention.
+        concentration: Beta concentration of risk around the mean (lower is more spread).
+        frequency_rate: monthly rate of further reoffences after the first, at average risk,
+            set so reoffences per reoffender come out near the published figure.
+        source: where ``base_rate`` comes from.
+    """
+
+    base_rate: float
+    concentration: float
+    frequency_rate: float
+    source: str
+
+
+_MOJ = "MoJ Proven reoffending statistics, April-June 2023 cohort"
+#: Calibrated profiles; ``frequency_rate`` is tuned so reoffences per reoffender is about 2.9
+#: (MoJ 2011) -- see tests/test_calibration.py, which holds the model to both figures.
+COHORT_TYPES: dict[CohortType, CohortProfile] = {
+    CohortType.ALL_OFFENDERS: CohortProfile(0.275, 3.0, 0.226, _MOJ + ": all offenders 27.5%"),
+    CohortType.ADULTS: CohortProfile(0.273, 3.0, 0.225, _MOJ + ": adults 27.3%"),
+    CohortType.ADULTS_CUSTODY_OR_COURT_ORDER: CohortProfile(
+        0.352, 3.0, 0.240, _MOJ + ": adults released from custody or starting court orders 35.2%"
+    ),
+    CohortType.ADULTS_SHORT_CUSTODY: CohortProfile(
+        0.592, 4.0, 0.260, _MOJ + ": adults released from sentences under 12 months 59.2%"
+    ),
+    CohortType.ADULTS_CUSTODY_6M_OR_LESS: CohortProfile(
+        0.623, 4.0, 0.259, _MOJ + ": adults released from sentences of 6 months or less 62.3%"
+    ),
+    CohortType.PETERBOROUGH_SHORT_SENTENCE_MEN: CohortProfile(
+        0.557, 4.0, 0.245,
+        "Peterborough SIB cohort 1 comparison group: 55.7% binary, 155 events per 100",
+    ),
+}
+
+
+def band_of(p: np.ndarray) -> np.ndarray:
+    """Risk band index (0 = low ... 3 = very high) of 12-month probabilities."""
+    return np.searchsorted(BAND_EDGES, p, side="right").astype(np.int8)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p / (1.0 - p))
+
+
+def draw_offenders(
+    rng: np.random.Generator,
+    n: int,
+    profile: CohortProfile,
+    drift: float = 0.0,
+    score_noise: float = 0.08,
+) -> dict[str, np.ndarray]:
+    """Draw ``n`` offenders of a cohort type.
+
+    Args:
+        rng: the random stream to draw from.
+        n: how many.
+        profile: the cohort type's calibration.
+        drift: change in every offender's true risk (probability units) since the baseline year.
+        score_noise: standard deviation of the assessed risk score around the baseline-year risk.
+
+    Returns:
+        Column arrays, one row per offender (see docs/ODD.md, "State variables").
+    """
+    a = profile.base_rate * profile.concentration
+    b = (1.0 - profile.base_rate) * profile.concentration
+    base_risk = np.clip(rng.beta(a, b, n), 0.005, 0.98)
+    risk = np.clip(base_risk + drift, 0.001, 0.99)
+    # The assessed score sees static factors only: it cannot see drift since the baseline year.
+    score = np.clip(base_risk + rng.normal(0.0, score_noise, n), 0.001, 0.999)
+    logits = _logit(_NEED_BASE)[None, :] + _NEED_SLOPE * (base_risk[:, None] - profile.base_rate)
+    needs = rng.random((n, len(SERVICE_TYPES))) < 1.0 / (1.0 + np.exp(-logits))
+    n_needs = needs.sum(axis=1)
+    complexity = 20.0 * (1.0 + 0.35 * n_needs) * rng.lognormal(0.0, 0.3, n)
+    responsiveness = rng.beta(3.0, 7.0, n)
+    frequency = profile.frequency_rate * (0.5 + base_risk / (2.0 * profile.base_rate)) * rng.gamma(2.0, 0.5, n)
+    engaged = rng.random(n) < (0.95 - 0.3 * base_risk)
+    female = rng.random(n) < 0.15
+    u_age = rng.random(n)
+    young = 0.10 + 0.35 * base_risk
+    age_group = np.where(u_age < young, 0, np.where(u_age < young + 0.45, 1, 2)).astype(np.int8)
+    return {
+        "risk": risk.astype(np.float32),
+        "hazard": (1.0 - (1.0 - risk) ** (1.0 / 12.0)).astype(np.float32),
+        "score": score.astype(np.float32),
+        "pay_band": band_of(score),
+        "true_band": band_of(risk),
+        "needs": needs,
+        "n_needs": n_needs.astype(np.int8),
+        "complexity": complexity.astype(np.float32),
+        "responsiveness": responsiveness.astype(np.float32),
+        "frequency": frequency.astype(np.float32),
+        "engaged": engaged,
+        "female": female,
+        "age_group": age_group,
+    }
+
+
+def untreated_outcomes(
+    rng: np.random.Generator, hazard: np.ndarray, frequency: np.ndarray, months: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outcomes over a window with no intervention, in closed form (no monthly loop).
+
+    The first reoffence month is geometric in the monthly hazard; further
+    reoffences are Poisson at the offender's frequency rate for the months
+    after it. This is the same law as the monthly simulation, so baseline and
+    comparison cohorts drawn with it are comparable with treated cohorts.
+
+    Returns:
+        (reoffended, reoffences) per person.
+    """
+    n = hazard.shape[0]
+    u = rng.random(n)
+    p_any = 1.0 - (1.0 - hazard.astype(np.float64)) ** months
+    reoffended = u < p_any
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = np.ceil(np.log1p(-u) / np.log1p(-hazard.astype(np.float64)))
+    first = np.clip(np.nan_to_num(first, nan=months), 1, months)
+    later = rng.poisson(frequency * np.maximum(months - first, 0.0))
+    reoffences = np.where(reoffended, 1 + later, 0)
+    return reoffended, reoffences
+
+
+class OffenderStore:
+    """Every referred offender, as growable column arrays in referral order.
+
+    Rows are never removed or reordered, so a (start, stop) pair identifies a
+    cohort for the whole run.
+    """
+
+    _SPEC: dict[str, tuple[type, tuple[int, ...]]] = {
+        "risk": (np.float32, ()),
+        "hazard": (np.float32, ()),
+        "score": (np.float32, ()),
+        "pay_band": (np.int8, ()),
+        "true_band": (np.int8, ()),
+        "needs": (np.bool_, (len(SERVICE_TYPES),)),
+        "n_needs": (np.int8, ()),
+        "complexity": (np.float32, ()),
+        "responsiveness": (np.float32, ()),
+        "frequency": (np.float32, ()),
+        "engaged": (np.bool_, ()),
+        "female": (np.bool_, ()),
+        "age_group": (np.int8, ()),
+        # state
+        "area": (np.int16, ()),
+        "referral_month": (np.int16, ()),
+        "hours": (np.float32, ()),
+        "dose": (np.float32, ()),
+        "first_month": (np.int16, ()),
+        "reoffences": (np.int16, ()),
+        "untreated_first_month": (np.int16, ()),
+        "untreated_reoffences": (np.int16, ()),
+    }
+    _NEVER = np.int16(-1)
+
+    def __init__(self, capacity: int) -> None:
+        self.size = 0
+        self._capacity = max(int(capacity), 16)
+        self.columns: dict[str, np.ndarray] = {
+            name: np.zeros((self._capacity, *shape), dtype=dtype)
+            for name, (dtype, shape) in self._SPEC.items()
+        }
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self.__dict__["columns"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def nbytes(self) -> int:
+        """Memory held by the columns."""
+        return sum(c.nbytes for c in self.columns.values())
+
+    def append(self, rows: dict[str, np.ndarray], area: np.ndarray, month: int) -> tuple[int, int]:
+        """Add a block of new referrals; returns its (start, stop) rows."""
+        n = int(area.shape[0])
+        start, stop = self.size, self.size + n
+        if stop > self._capacity:
+            self._grow(stop)
+        cols = self.columns
+        for name, values in rows.items():
+            cols[name][start:stop] = values
+        cols["area"][start:stop] = area
+        cols["referral_month"][start:stop] = month
+        for name in ("first_month", "untreated_first_month"):
+            cols[name][start:stop] = self._NEVER
+        self.size = stop
+        return start, stop
+
+    def _grow(self, needed: int) -> None:
+        new = max(needed, int(self._capacity * 1.5))
+        for name, col in self.columns.items():
+            grown = np.zeros((new, *col.shape[1:]), dtype=col.dtype)
+            grown[: self.size] = col[: self.size]
+            self.columns[name] = grown
+        self._capacity = new
+
+    def trimmed(self) -> dict[str, np.ndarray]:
+        """Columns cut to the rows in use."""
+        return {name: col[: self.size] for name, col in self.columns.items()}
+

@@ -1,0 +1,154 @@
+"""Running one replication and measuring what happened.
+
+:func:`run_scenario` is the model as a function: a validated scenario and a
+seed in, a :class:`RunResult` out (final metrics with stable snake_case keys,
+a monthly series, a table of cohorts and the money ledger). Any runner can
+drive it; it knows nothing of files or processes.
+
+Every metric is defined in docs/ODD.md ("Observation").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.model import PbRModel
+from sim.scenario import BAND_NAMES, Scenario
+
+__all__ = ["RunResult", "compute_metrics", "run_scenario"]
+
+AGE_GROUPS = ("18_24", "25_39", "40_plus")
+
+
+@dataclass
+class RunResult:
+    """What one replication produced."""
+
+    scenario: Scenario
+    seed: int
+    metrics: dict[str, float | None]
+    monthly: pd.DataFrame
+    cohorts: pd.DataFrame
+    ledger: pd.DataFrame
+
+
+def _ratio(num: float, den: float) -> float | None:
+    """num / den, or None where the ratio is undefined (reported as null, never inf)."""
+    if den <= 0 or not math.isfinite(den):
+        return None
+    return float(num / den)
+
+
+def run_scenario(design: Scenario, seed: int | None = None) -> RunResult:
+    """Run one replication of a scenario to the end of its outcome run-off."""
+    model = PbRModel(design, rng=seed)
+    model.run()
+    cohorts = pd.DataFrame(
+        [
+            {"month": c.month, "area": c.area, "prime": model.prime_of_area[c.area].name,
+             "referred": c.size, **(c.result or {})}
+            for c in model.cohorts
+        ]
+    )
+    ledger = model.ledger.frame()
+    monthly = _monthly(model, ledger)
+    return RunResult(design, model.seed, compute_metrics(model, cohorts), monthly, cohorts, ledger)
+
+
+def _monthly(model: PbRModel, ledger: pd.DataFrame) -> pd.DataFrame:
+    monthly = pd.DataFrame(model.monthly).set_index("month")
+    if len(ledger):
+        money = ledger.pivot_table(index="month", columns="kind", values="amount", aggfunc="sum")
+        money = money.reindex(monthly.index, fill_value=0.0).fillna(0.0)
+        monthly = monthly.join(money.add_prefix("paid_"))
+    return monthly.reset_index()
+
+
+def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float | None]:
+    """Final measures of a finished run (definitions in docs/ODD.md)."""
+    s = model.store.trimmed()
+    led = model.ledger
+    com = model.commissioner
+    n = len(s["risk"])
+    treated = s["first_month"] >= 0
+    untreated = s["untreated_first_month"] >= 0
+    reoffences = s["reoffences"].astype(float)
+    u_reoffences = s["untreated_reoffences"].astype(float)
+    counted = cohorts["counted"].sum() if "counted" in cohorts else 0.0
+
+    m: dict[str, float | None] = {"referrals": float(n), "people_measured": float(counted)}
+    # True outcomes, over everybody referred
+    m["true_reoffending_rate"] = _ratio(treated.sum(), n)
+    m["untreated_reoffending_rate"] = _ratio(untreated.sum(), n)
+    m["true_reoffences_per_offender"] = _ratio(reoffences.sum(), n)
+    m["untreated_reoffences_per_offender"] = _ratio(u_reoffences.sum(), n)
+    m["reoffences_per_reoffender"] = _ratio(reoffences.sum(), treated.sum())
+    m["untreated_reoffences_per_reoffender"] = _ratio(u_reoffences.sum(), untreated.sum())
+    m["true_impact_pp"] = 100.0 * (untreated.sum() - treated.sum()) / n if n else None
+    avoided_true = float(u_reoffences.sum() - reoffences.sum())
+    m["reoffences_avoided_true"] = avoided_true
+    # What the commissioner measured, over the people its cohort definition counts
+    if counted:
+        m["measured_reoffending_rate"] = float(cohorts["reoffenders"].sum() / counted)
+        m["counterfactual_reoffending_rate"] = float(cohorts["cf_reoffenders"].sum() / counted)
+        m["measured_reoffences_per_offender"] = float(cohorts["reoffences"].sum() / counted)
+        m["counterfactual_reoffences_per_offender"] = float(cohorts["cf_reoffences"].sum() / counted)
+        m["measured_impact_pp"] = 100.0 * float(cohorts["cf_reoffenders"].sum() - cohorts["reoffenders"].sum()) / counted
+        m["reoffences_avoided_measured"] = float(cohorts["cf_reoffences"].sum() - cohorts["reoffences"].sum())
+    else:
+        for key in ("measured_reoffending_rate", "counterfactual_reoffending_rate",
+                    "measured_reoffences_per_offender", "counterfactual_reoffences_per_offender",
+                    "measured_impact_pp", "reoffences_avoided_measured"):
+            m[key] = None
+    m["measurement_error_pp"] = (
+        m["measured_impact_pp"] - m["true_impact_pp"]
+        if m["measured_impact_pp"] is not None and m["true_impact_pp"] is not None else None
+    )
+    # Money
+    keep = 1.0 - model.design.contract.payment.at_risk_share
+    for kind, gross in com.gross_fees.items():
+        m[f"paid_{kind}"] = gross * keep
+    m["paid_fees"] = led.total("fees")
+    m["paid_outcome_binary"] = led.total("outcome_binary")
+    m["paid_outcome_frequency"] = led.total("outcome_frequency")
+    m["paid_outcomes"] = m["paid_outcome_binary"] + m["paid_outcome_frequency"]
+    m["withheld_fees"] = com.withheld_total
+    m["withheld_fees_not_earned"] = com.pot_forfeited
+    outlay = led.total(payer="commissioner")
+    m["commissioner_outlay"] = outlay
+    m["outlay_per_referral"] = _ratio(outlay, n)
+    m["deadweight_payments"] = float(cohorts["deadweight"].sum()) if "deadweight" in cohorts else 0.0
+    m["cost_per_reoffence_avoided_true"] = _ratio(outlay, avoided_true)
+    m["cost_per_reoffence_avoided_measured"] = _ratio(outlay, m["reoffences_avoided_measured"] or 0.0)
+    delivery = led.total("delivery_cost")
+    overhead = led.total("overhead")
+    income = led.total(payee=None, payer="commissioner")
+    m["prime_income"] = income
+    m["prime_delivery_cost"] = delivery
+    m["prime_overhead"] = overhead
+    m["prime_margin"] = income - delivery - overhead
+    m["prime_margin_share"] = _ratio(income - delivery - overhead, income)
+    m["prime_min_cash"] = min(p.min_cash for p in model.primes)
+    m["primes_in_deficit"] = float(sum(p.min_cash < 0 for p in model.primes))
+    m["front_line_share"] = _ratio(delivery, outlay)
+    # Effort and outcomes by true risk band and protected group (equality reporting)
+    hours = s["hours"].astype(float)
+    engaged = s["engaged"]
+    m["hours_per_person"] = _ratio(hours.sum(), n)
+    groups = {band: s["true_band"] == b for b, band in enumerate(BAND_NAMES)}
+    groups |= {"female": s["female"], "male": ~s["female"]}
+    groups |= {f"age_{g}": s["age_group"] == i for i, g in enumerate(AGE_GROUPS)}
+    for name, mask in groups.items():
+        size = int(mask.sum())
+        m[f"share_{name}"] = _ratio(size, n)
+        m[f"hours_per_engaged_person_{name}"] = _ratio(hours[mask & engaged].sum(), (mask & engaged).sum())
+        m[f"true_reoffending_rate_{name}"] = _ratio(treated[mask].sum(), size)
+        m[f"untreated_reoffending_rate_{name}"] = _ratio(untreated[mask].sum(), size)
+        m[f"true_impact_pp_{name}"] = (
+            100.0 * float(untreated[mask].sum() - treated[mask].sum()) / size if size else None
+        )
+    return {k: (None if v is None else float(v)) for k, v in m.items()}

@@ -1,0 +1,283 @@
+"""Typed schema of a contract design (a scenario).
+
+A scenario says who is referred (the cohort), what the commissioner pays for
+(the contract: payment model, outcome measure, counterfactual, service
+specification) and which providers hold the contract. Everything here is pure
+data: loading files lives in :mod:`pbrsim.scenario_files`, so the model stays
+free of any knowledge of files.
+
+Every model refuses unknown fields (``extra="forbid"``) so a misspelt field in
+a scenario file is an error, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "BAND_NAMES",
+    "SERVICE_TYPES",
+    "BandPrices",
+    "CohortSpec",
+    "CohortType",
+    "ContractSpec",
+    "Counterfactual",
+    "MeasureSpec",
+    "OutcomeComponent",
+    "PaymentSpec",
+    "PrimeSpec",
+    "Scenario",
+    "ServiceSpec",
+    "Strategy",
+]
+
+#: Service types, after the NOMS reducing-reoffending pathways.
+SERVICE_TYPES: tuple[str, ...] = (
+    "accommodation",
+    "employment_training",
+    "substance_misuse",
+    "mental_health",
+    "finance",
+    "family",
+    "thinking_behaviour",
+)
+
+#: Risk bands of the 12-month proven reoffending probability (see docs/ODD.md).
+BAND_NAMES: tuple[str, ...] = ("low", "medium", "high", "very_high")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Money = Annotated[float, Field(ge=0.0)]
+
+
+class CohortType(enum.StrEnum):
+    """Published cohorts whose no-intervention proven reoffending rate the model matches."""
+
+    ALL_OFFENDERS = "all_offenders"
+    ADULTS = "adults"
+    ADULTS_CUSTODY_OR_COURT_ORDER = "adults_custody_or_court_order"
+    ADULTS_SHORT_CUSTODY = "adults_short_custody"
+    ADULTS_CUSTODY_6M_OR_LESS = "adults_custody_6m_or_less"
+    PETERBOROUGH_SHORT_SENTENCE_MEN = "peterborough_short_sentence_men"
+
+
+class CohortSpec(_Strict):
+    """Who is referred, how many, and how the population changes over time."""
+
+    type: CohortType = CohortType.ADULTS_CUSTODY_OR_COURT_ORDER
+    referrals_per_year: Annotated[float, Field(ge=0.0)] = 12_000.0
+    drift_pp_per_year: Annotated[float, Field(ge=-10.0, le=10.0)] = 0.0
+    """True change in every offender's reoffending probability per year, in
+    percentage points; a historical baseline does not see it."""
+
+
+class MeasureSpec(_Strict):
+    """How outcomes are measured: window, proving lag and who counts."""
+
+    follow_up_months: Annotated[int, Field(ge=1, le=60)] = 12
+    proving_lag_months: Annotated[int, Field(ge=0, le=24)] = 6
+    cohort_definition: Literal["all_referrals", "engaged"] = "all_referrals"
+
+
+class HistoricalBaseline(_Strict):
+    """Counterfactual: rates measured on a cohort before the contract began."""
+
+    kind: Literal["historical_baseline"]
+    baseline_cohort_size: Annotated[int, Field(ge=100)] = 20_000
+    assumed_drift_pp_per_year: Annotated[float, Field(ge=-10.0, le=10.0)] = 0.0
+
+
+class RiskAdjustedBaseline(_Strict):
+    """Counterfactual: the baseline cohort's rates by predicted-risk decile, applied to each cohort's mix."""
+
+    kind: Literal["risk_adjusted_baseline"]
+    baseline_cohort_size: Annotated[int, Field(ge=100)] = 20_000
+    groups: Annotated[int, Field(ge=2, le=100)] = 10
+    """Predicted-risk groups (quantiles of the assessed score) the baseline rates are taken in."""
+
+
+class ComparisonGroup(_Strict):
+    """Counterfactual: a matched comparison group of untreated offenders, with sampling noise."""
+
+    kind: Literal["comparison_group"]
+    size_ratio: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    matching_bias_pp: Annotated[float, Field(ge=-20.0, le=20.0)] = 0.0
+
+
+class Oracle(_Strict):
+    """Counterfactual: the model's true untreated outcomes (a reference, not a real design)."""
+
+    kind: Literal["oracle"]
+
+
+Counterfactual = Annotated[
+    HistoricalBaseline | RiskAdjustedBaseline | ComparisonGroup | Oracle,
+    Field(discriminator="kind"),
+]
+
+
+class BandPrices(_Strict):
+    """A price for each risk band (differential pricing by payment group)."""
+
+    low: Money
+    medium: Money
+    high: Money
+    very_high: Money
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        """Prices in the order of :data:`BAND_NAMES`."""
+        return (self.low, self.medium, self.high, self.very_high)
+
+
+class OutcomeComponent(_Strict):
+    """One outcome payment of a contract.
+
+    Bases:
+      * ``per_point`` (binary): ``price`` per percentage point of reduction in
+        the binary rate below the counterfactual, per offender in the cohort.
+      * ``per_non_reoffender`` (binary): ``price`` for each person in the
+        cohort without a proven reoffence (no netting of the counterfactual).
+      * ``per_reoffence_avoided`` (frequency): ``price`` per reoffence below
+        the counterfactual number.
+      * ``pot`` (either): a ``pot_share`` of the fees withheld under
+        ``at_risk_share`` is earned back between ``threshold`` and ``target``
+        (or all at once at ``target`` if ``all_or_nothing``).
+
+    ``threshold`` is in percentage points for binary and per cent of the
+    counterfactual for frequency. As a ``trigger`` nothing is paid below it and
+    the whole improvement is paid above it; as a ``deductible`` only the
+    improvement above it is paid.
+    """
+
+    measure: Literal["binary", "frequency"]
+    basis: Literal["per_point", "per_non_reoffender", "per_reoffence_avoided", "pot"]
+    price: Money | None = None
+    prices_by_band: BandPrices | None = None
+    threshold: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+    threshold_mode: Literal["trigger", "deductible"] = "trigger"
+    target: Annotated[float, Field(gt=0.0, le=100.0)] | None = None
+    pot_share: Share | None = None
+    all_or_nothing: bool = False
+    cap_per_cohort: Money | None = None
+
+    @model_validator(mode="after")
+    def _basis_fits(self) -> OutcomeComponent:
+        binary_only = {"per_point", "per_non_reoffender"}
+        if self.basis in binary_only and self.measure != "binary":
+            raise ValueError(f"basis '{self.basis}' needs measure 'binary'")
+        if self.basis == "per_reoffence_avoided" and self.measure != "frequency":
+            raise ValueError("basis 'per_reoffence_avoided' needs measure 'frequency'")
+        if self.basis == "pot":
+            if self.pot_share is None or self.target is None:
+                raise ValueError("basis 'pot' needs 'pot_share' and 'target'")
+            if self.price is not None or self.prices_by_band is not None:
+                raise ValueError("basis 'pot' is paid from withheld fees: give no 'price'")
+            if not self.all_or_nothing and self.target <= self.threshold:
+                raise ValueError("'target' must be above 'threshold' for a linear pot")
+        else:
+            if (self.price is None) == (self.prices_by_band is None):
+                raise ValueError(f"basis '{self.basis}' needs exactly one of 'price' or 'prices_by_band'")
+            if self.pot_share is not None or self.target is not None:
+                raise ValueError("'pot_share' and 'target' belong to basis 'pot' only")
+        return self
+
+    def band_prices(self) -> tuple[float, float, float, float]:
+        """The price in each risk band (uniform prices repeat the one price)."""
+        if self.prices_by_band is not None:
+            return self.prices_by_band.as_tuple()
+        price = self.price or 0.0
+        return (price, price, price, price)
+
+
+class PaymentSpec(_Strict):
+    """What the commissioner pays for, per contract area."""
+
+    block_grant_per_year: Money = 0.0
+    fee_per_referral: Money = 0.0
+    fee_per_supervision_month: Money = 0.0
+    at_risk_share: Share = 0.0
+    """Share of every fee withheld and earned back only through ``pot`` outcome components."""
+    invoice_months: Annotated[int, Field(ge=1, le=12)] = 3
+    outcomes: list[OutcomeComponent] = Field(default_factory=list)
+    outcome_cap_total: Money | None = None
+    """Most the commissioner will pay in outcome payments over the whole run, all areas together."""
+
+    @model_validator(mode="after")
+    def _pots_fit(self) -> PaymentSpec:
+        pot_total = sum(c.pot_share or 0.0 for c in self.outcomes if c.basis == "pot")
+        if self.at_risk_share > 0 and abs(pot_total - 1.0) > 1e-9:
+            raise ValueError(
+                f"with at_risk_share > 0 the 'pot' components' pot_share must add up to 1 (got {pot_total:g})"
+            )
+        if self.at_risk_share == 0 and pot_total > 0:
+            raise ValueError("'pot' outcome components need at_risk_share > 0")
+        return self
+
+
+class ServiceSpec(_Strict):
+    """The service specification: how long people are in service and the minimum they must get."""
+
+    months: Annotated[int, Field(ge=1, le=60)] = 12
+    min_hours_per_month: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+
+
+class ContractSpec(_Strict):
+    """The contract let in each area: payment, measure, counterfactual and service specification."""
+
+    months: Annotated[int, Field(ge=1, le=240)] = 84
+    """Months in which referrals are made (7 years by default); outcomes then run off."""
+    payment: PaymentSpec = Field(default_factory=PaymentSpec)
+    measure: MeasureSpec = Field(default_factory=MeasureSpec)
+    counterfactual: Counterfactual = Field(default_factory=lambda: Oracle(kind="oracle"))
+    service: ServiceSpec = Field(default_factory=ServiceSpec)
+
+
+class Strategy(enum.StrEnum):
+    """How a prime allocates service effort."""
+
+    UNIFORM = "uniform"
+
+
+class PrimeSpec(_Strict):
+    """A prime provider: costs, capital and how it allocates effort."""
+
+    name: Annotated[str, Field(min_length=1)]
+    strategy: Strategy = Strategy.UNIFORM
+    areas: Annotated[int, Field(ge=1)] = 1
+    """Number of contract areas this prime holds (direct award; competitions come later)."""
+    hours_per_month: Annotated[float, Field(ge=0.0, le=100.0)] = 4.0
+    unit_cost_per_hour: Money = 45.0
+    overhead_per_month: Money = 50_000.0
+    """Fixed overhead per contract area per month."""
+    capital: float = 5_000_000.0
+    effectiveness: Annotated[float, Field(gt=0.0, le=5.0)] = 1.0
+
+
+class Scenario(_Strict):
+    """A complete contract design, ready to run."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)] = 20111
+    cohort: CohortSpec = Field(default_factory=CohortSpec)
+    contract: ContractSpec = Field(default_factory=ContractSpec)
+    primes: Annotated[list[PrimeSpec], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_prime_names(self) -> Scenario:
+        names = [p.name for p in self.primes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"prime names must be unique, got {names}")
+        return self
+
+    @property
+    def areas(self) -> int:
+        """Number of contract areas, one prime each."""
+        return sum(p.areas for p in self.primes)
