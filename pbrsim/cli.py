@@ -71,12 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print a readable table or the final metrics as one JSON object")
     p.set_defaults(func=_cmd_run)
 
-    try:
-        from experiments.cli import add_commands
-    except ImportError:
-        pass
-    else:
-        add_commands(sub)
+    for module in ("experiments.cli", "analysis.cli"):
+        try:  # TODO(wiring): import directly once both command modules exist
+            commands = __import__(module, fromlist=["add_commands"])
+        except ImportError:
+            continue
+        commands.add_commands(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Tables, plotly figures and HTML reports built from a results store."""

@@ -1,0 +1,1 @@
+"""Batches of scenario runs: experiment files, the runner and the results store."""
