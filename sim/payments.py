@@ -172,7 +172,7 @@ def outcome_payment(component: OutcomeComponent, outcome: MeasuredOutcome) -> fl
         )
     if component.cap_per_cohort is not None:
         amount = min(amount, component.cap_per_cohort)
-    return float(max(amount, 0.0))
+    return float(amount)
 
 
 def apply_total_cap(amount: float, paid_so_far: float, cap: float | None) -> float:
@@ -188,7 +188,10 @@ def true_impact_value(component: OutcomeComponent, n: np.ndarray, reoffenders: n
     """What the component would pay if it paid only for the true impact, at its own prices.
 
     True impact is measured against the same people's untreated outcomes (the
-    oracle), with no threshold or trigger. Payment above this value is payment
+    oracle), with no threshold or trigger for priced bases; a ``pot`` keeps its
+    threshold and target, which define how much of the pot an improvement is
+    worth. Bands are netted against each other (harm in one band offsets good
+    in another), so the value is of the cohort's net true impact. Payment above this value is payment
     for deadweight: outcomes that would have happened anyway, or measurement
     error in the commissioner's counterfactual.
     """

@@ -172,6 +172,8 @@ class OutcomeComponent(_Strict):
         binary_only = {"per_point", "per_non_reoffender"}
         if self.basis in binary_only and self.measure != "binary":
             raise ValueError(f"basis '{self.basis}' needs measure 'binary'")
+        if self.basis == "per_non_reoffender" and self.threshold_mode == "deductible":
+            raise ValueError("basis 'per_non_reoffender' pays per person: its threshold can only be a 'trigger'")
         if self.basis == "per_reoffence_avoided" and self.measure != "frequency":
             raise ValueError("basis 'per_reoffence_avoided' needs measure 'frequency'")
         if self.basis == "pot":

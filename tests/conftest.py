@@ -1,0 +1,28 @@
+"""Shared fixtures: small versions of the shipped scenarios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pbrsim.scenario_files import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+SHIPPED = sorted(p for p in SCENARIOS.glob("*.yaml"))
+SMALL = {"cohort": {"referrals_per_year": 6000}, "contract": {"months": 24}}
+
+
+def small(name: str, **extra) -> object:
+    """A shipped scenario at a small volume (and any further overrides)."""
+    overrides = {**SMALL}
+    for key, value in extra.items():
+        overrides[key] = {**overrides.get(key, {}), **value}
+    return load_scenario(SCENARIOS / f"{name}.yaml", overrides=overrides)
+
+
+@pytest.fixture
+def small_scenario():
+    """Factory for small versions of shipped scenarios."""
+    return small
