@@ -24,6 +24,7 @@ from sim.payments import (
 )
 from sim.scenario import PrimeSpec
 from sim.strategies import Caseload, make_strategy
+from sim.supply_chain import InHouse, SupplyChain
 
 if TYPE_CHECKING:
     from sim.model import PbRModel
@@ -46,6 +47,7 @@ class Prime(mesa.Agent):
         self.cash = float(spec.capital)
         self.min_cash = self.cash
         self.hours_by_type = np.zeros(7)
+        self.supply: SupplyChain = InHouse(self)
 
     def receive(self, month: int, kind: str, amount: float) -> None:
         """Be paid by the commissioner."""
@@ -82,12 +84,11 @@ class Prime(mesa.Agent):
                 share = np.where(n_needs > 0, needs / np.maximum(n_needs, 1.0), 1.0 / needs.shape[1])
                 hours = hours + share * short[:, None]
                 total = hours.sum(axis=1)
-            dose = (hours * caseload.needs).sum(axis=1) * self.spec.effectiveness
+            dose = self.supply.deliver(month, rows, hours, caseload.needs)
             store.hours[rows] += total
             store.dose[rows] += dose
             self.hours_by_type += hours.sum(axis=0)
             self.model.month_effort += np.bincount(store.true_band[rows], weights=total, minlength=4)
-            self.spend(month, "front_line_delivery", "delivery_cost", float(total.sum()) * self.spec.unit_cost_per_hour)
         if month <= self.model.last_service_month:
             self.spend(month, "overhead", "overhead", self.spec.overhead_per_month * len(self.areas))
 
@@ -198,6 +199,7 @@ class Commissioner(mesa.Agent):
                 pot_paid += due
             kind = f"outcome_{component.measure}"
             prime.receive(month, kind, due)
+            prime.supply.on_outcome_payment(cohort, due, month)
             deserved = true_impact_value(component, n, outcome.reoffenders, outcome.reoffences,
                                          u_reoffenders_b, u_reoffences_b, cohort.pot)
             deadweight += max(due - deserved, 0.0)

@@ -25,6 +25,7 @@ from sim.counterfactual import build_counterfactual
 from sim.ledger import Ledger
 from sim.population import COHORT_TYPES, OffenderStore, draw_offenders
 from sim.scenario import BAND_NAMES, SERVICE_TYPES, Scenario
+from sim.supply_chain import build_market
 
 __all__ = ["PbRModel"]
 
@@ -93,6 +94,7 @@ class PbRModel(Model):
             self.prime_of_area.extend([prime] * spec.areas)
         self.area_prime = np.array([p.index for p in self.prime_of_area], dtype=np.int16)
         self.commissioner = Commissioner(self)
+        self.market = build_market(self)
         self.counterfactual = build_counterfactual(
             contract.counterfactual, self.profile, self.follow_up, self.measurement_rng
         )
@@ -120,6 +122,8 @@ class PbRModel(Model):
         self.deliver(month)
         self.draw_reoffending(month)
         self.accrue_fees(month)
+        if self.market is not None:
+            self.market.end_of_month(month)
 
     def run(self) -> None:
         """Run every month until the last cohort has been measured and paid for."""
@@ -227,6 +231,8 @@ class PbRModel(Model):
             row[f"effort_{band}"] = self.month_effort[b] / in_service[b] if in_service[b] else 0.0
         for prime in self.primes:
             row[f"cash_{prime.name}"] = prime.cash
+        if self.market is not None:
+            row.update(self.market.monthly_row())
         self.monthly.append(row)
 
     @property

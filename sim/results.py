@@ -151,4 +151,6 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
         m[f"true_impact_pp_{name}"] = (
             100.0 * float(untreated[mask].sum() - treated[mask].sum()) / size if size else None
         )
+    if model.market is not None:
+        m.update(model.market.metrics())
     return {k: (None if v is None else float(v)) for k, v in m.items()}

@@ -34,19 +34,7 @@ __all__ = [
     "Strategy",
 ]
 
-#: Service types, after the NOMS reducing-reoffending pathways.
-SERVICE_TYPES: tuple[str, ...] = (
-    "accommodation",
-    "employment_training",
-    "substance_misuse",
-    "mental_health",
-    "finance",
-    "family",
-    "thinking_behaviour",
-)
-
-#: Risk bands of the 12-month proven reoffending probability (see docs/ODD.md).
-BAND_NAMES: tuple[str, ...] = ("low", "medium", "high", "very_high")
+from sim.vocabulary import BAND_NAMES, SERVICE_TYPES  # noqa: E402  (re-exported)
 
 
 class _Strict(BaseModel):
@@ -242,24 +230,43 @@ class ContractSpec(_Strict):
 
 
 class Strategy(enum.StrEnum):
-    """How a prime allocates service effort."""
+    """How a prime allocates service effort (docs/ODD.md, "Adaptation")."""
 
     UNIFORM = "uniform"
+    PROFIT_SEEKING = "profit_seeking"
+    MISSION_DRIVEN = "mission_driven"
 
 
 class PrimeSpec(_Strict):
-    """A prime provider: costs, capital and how it allocates effort."""
+    """A prime provider: costs, capital, beliefs and how it allocates effort."""
 
     name: Annotated[str, Field(min_length=1)]
     strategy: Strategy = Strategy.UNIFORM
     areas: Annotated[int, Field(ge=1)] = 1
     """Number of contract areas this prime holds (direct award; competitions come later)."""
     hours_per_month: Annotated[float, Field(ge=0.0, le=100.0)] = 4.0
+    """Hours per engaged person per month under the uniform strategy."""
+    max_hours_per_month: Annotated[float, Field(gt=0.0, le=100.0)] = 16.0
+    """Most hours any one person can be given in a month (caseworker time)."""
     unit_cost_per_hour: Money = 45.0
     overhead_per_month: Money = 50_000.0
     """Fixed overhead per contract area per month."""
     capital: float = 5_000_000.0
     effectiveness: Annotated[float, Field(gt=0.0, le=5.0)] = 1.0
+    risk_appetite: Share = 0.5
+    """0: cuts discretionary effort hard as its cash falls below its starting capital; 1: ignores its cash."""
+    prior_effect: Share = 0.3
+    """Believed largest relative cut in hazard that service achieves, before any outcome is seen."""
+    prior_weight: Annotated[float, Field(ge=0.0)] = 2000.0
+    """How many person-months of evidence the prior beliefs are worth."""
+    social_value_per_reoffence: Money = 0.0
+    """Mission-driven primes: the value they put on a reoffence avoided, beside any payment."""
+
+    @model_validator(mode="after")
+    def _mission_has_a_mission(self) -> PrimeSpec:
+        if self.strategy is Strategy.MISSION_DRIVEN and self.social_value_per_reoffence <= 0:
+            raise ValueError("a mission_driven prime needs social_value_per_reoffence > 0")
+        return self
 
 
 class Scenario(_Strict):
