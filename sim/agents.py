@@ -23,7 +23,7 @@ from sim.payments import (
     withheld,
 )
 from sim.scenario import PrimeSpec
-from sim.strategies import Caseload, make_strategy
+from sim.strategies import Caseload, MarginalStrategy, believed_complexity, make_strategy
 from sim.supply_chain import InHouse, SupplyChain
 
 if TYPE_CHECKING:
@@ -43,11 +43,41 @@ class Prime(mesa.Agent):
         self.name = spec.name
         self.index = index
         self.areas = areas
-        self.strategy = make_strategy(spec.strategy, spec.hours_per_month)
+        self.strategy = make_strategy(spec, model.design.contract, model.design.contract.measure.follow_up_months)
+        self._seen: tuple[np.ndarray, ...] | None = None
         self.cash = float(spec.capital)
         self.min_cash = self.cash
         self.hours_by_type = np.zeros(7)
         self.supply: SupplyChain = InHouse(self)
+        # hours and engaged person-months before and after a first reoffence (binary cliff)
+        self.effort_by_status = np.zeros(2)
+        self.months_by_status = np.zeros(2)
+
+    def cost_per_hour(self) -> float:
+        """Marginal cost of an hour as the prime weighs it: dearer as its cash runs below its capital.
+
+        A prime with little risk appetite treats every pound as worth more when
+        its reserves are being eaten into, so it cuts discretionary effort first.
+        """
+        spec = self.spec
+        stress = float(np.clip(1.0 - self.cash / max(spec.capital, 1.0), 0.0, 1.0)) if spec.capital > 0 else 1.0
+        return spec.unit_cost_per_hour * (1.0 + 3.0 * (1.0 - spec.risk_appetite) * stress)
+
+    def learn(self, month: int) -> None:
+        """Update beliefs from the reoffences seen this month among the people served."""
+        if self._seen is None or not isinstance(self.strategy, MarginalStrategy):
+            return
+        rows, caseload, served, count_before = self._seen
+        self._seen = None
+        store = self.model.store
+        reach = 1.0 - np.exp(-store.dose[rows] / believed_complexity(caseload.needs))
+        first = store.first_month[rows] == month
+        later = store.reoffences[rows] - count_before - first
+        in_window = caseload.months_in_service < self.model.follow_up
+        self.strategy.beliefs.observe(
+            caseload.observed_band.astype(np.intp), in_window & ~caseload.reoffended, served, reach, first,
+            in_window & caseload.reoffended, later,
+        )
 
     def receive(self, month: int, kind: str, amount: float) -> None:
         """Be paid by the commissioner."""
@@ -73,8 +103,9 @@ class Prime(mesa.Agent):
                 needs=store.needs[rows],
                 engaged=store.engaged[rows],
                 reoffended=store.first_month[rows] >= 0,
+                dose=store.dose[rows],
             )
-            hours = self.strategy.allocate(caseload)
+            hours = self.strategy.allocate(caseload, self.cost_per_hour())
             total = hours.sum(axis=1)
             short = np.where(caseload.engaged, np.maximum(floor - total, 0.0), 0.0)
             if short.any():
@@ -87,6 +118,11 @@ class Prime(mesa.Agent):
             dose = self.supply.deliver(month, rows, hours, caseload.needs)
             store.hours[rows] += total
             store.dose[rows] += dose
+            if isinstance(self.strategy, MarginalStrategy):
+                self._seen = (rows, caseload, total > 0, store.reoffences[rows].copy())
+            after = caseload.reoffended
+            self.effort_by_status += (float(total[~after].sum()), float(total[after].sum()))
+            self.months_by_status += (float((~after & caseload.engaged).sum()), float((after & caseload.engaged).sum()))
             self.hours_by_type += hours.sum(axis=0)
             self.model.month_effort += np.bincount(store.true_band[rows], weights=total, minlength=4)
         if month <= self.model.last_service_month:

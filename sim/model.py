@@ -121,6 +121,8 @@ class PbRModel(Model):
         self.refer(month)
         self.deliver(month)
         self.draw_reoffending(month)
+        for prime in self.primes:
+            prime.learn(month)
         self.accrue_fees(month)
         if self.market is not None:
             self.market.end_of_month(month)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from sim.model import PbRModel
 from sim.scenario import BAND_NAMES, Scenario
+from sim.strategies import marginal_values
 
 __all__ = ["RunResult", "compute_metrics", "run_scenario"]
 
@@ -66,6 +67,40 @@ def _monthly(model: PbRModel, ledger: pd.DataFrame) -> pd.DataFrame:
         money = money.reindex(monthly.index, fill_value=0.0).fillna(0.0)
         monthly = monthly.join(money.add_prefix("paid_"))
     return monthly.reset_index()
+
+
+def _creaming_and_parking(s: dict[str, np.ndarray], hours: np.ndarray, engaged: np.ndarray,
+                          model: PbRModel) -> dict[str, float | None]:
+    """Where effort went: creaming, parking and the binary cliff (definitions in docs/ODD.md)."""
+    m: dict[str, float | None] = {}
+    h = hours[engaged]
+    band = s["true_band"][engaged]
+    mean = float(h.mean()) if h.size else 0.0
+    # Creaming: effort on the people it truly pays best to work with, against the rest. Profitability is
+    # the contract's marginal value times the true effect of a first hour on the paid outcome over the
+    # window; where it does not vary (fee for service) there is nothing to cream and the index is 1.
+    binary_value, frequency_value = marginal_values(model.design.contract)
+    pay_band = s["pay_band"][engaged].astype(np.intp)
+    hazard = s["hazard"][engaged].astype(float)
+    months = float(model.follow_up)
+    effect = s["responsiveness"][engaged] / s["complexity"][engaged] * (s["n_needs"][engaged] > 0)
+    profit = effect * (binary_value[pay_band] * np.exp(-hazard * months) * hazard * months
+                       + frequency_value[pay_band] * hazard * months * (1.0 + s["frequency"][engaged] * months / 2))
+    if h.size and np.ptp(profit) > 0:
+        better = profit >= np.median(profit)
+        m["creaming_index"] = _ratio(h[better].mean(), h[~better].mean()) if (~better).any() else None
+    else:
+        m["creaming_index"] = 1.0 if h.size else None
+    parked = h < 0.5 * mean if mean > 0 else np.ones(h.shape, dtype=bool)
+    m["parking_share"] = _ratio(parked.sum(), h.size)
+    for b, name in enumerate(BAND_NAMES):
+        in_band = band == b
+        m[f"parking_share_{name}"] = _ratio(parked[in_band].sum(), in_band.sum())
+    m["effort_ratio_very_high"] = _ratio(h[band == 3].mean() if (band == 3).any() else 0.0, mean)
+    before = sum(p.effort_by_status[0] for p in model.primes) / max(sum(p.months_by_status[0] for p in model.primes), 1)
+    after = sum(p.effort_by_status[1] for p in model.primes) / max(sum(p.months_by_status[1] for p in model.primes), 1)
+    m["effort_ratio_after_reoffence"] = _ratio(after, before)
+    return m
 
 
 def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float | None]:
@@ -151,6 +186,7 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
         m[f"true_impact_pp_{name}"] = (
             100.0 * float(untreated[mask].sum() - treated[mask].sum()) / size if size else None
         )
+    m.update(_creaming_and_parking(s, hours, engaged, model))
     if model.market is not None:
         m.update(model.market.metrics())
     return {k: (None if v is None else float(v)) for k, v in m.items()}

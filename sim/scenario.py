@@ -264,7 +264,7 @@ class PrimeSpec(_Strict):
 
     @model_validator(mode="after")
     def _mission_has_a_mission(self) -> PrimeSpec:
-        if self.strategy is Strategy.MISSION_DRIVEN and self.social_value_per_reoffence <= 0:
+        if self.strategy == Strategy.MISSION_DRIVEN and self.social_value_per_reoffence <= 0:
             raise ValueError("a mission_driven prime needs social_value_per_reoffence > 0")
         return self
 

@@ -26,3 +26,15 @@ def small(name: str, **extra) -> object:
 def small_scenario():
     """Factory for small versions of shipped scenarios."""
     return small
+
+
+def with_primes(design, floor: float | None = None, **fields):
+    """The design with every prime's fields replaced (validated), and optionally the service floor."""
+    from sim.scenario import Scenario
+
+    data = design.model_dump()
+    for prime in data["primes"]:
+        prime.update(fields)
+    if floor is not None:
+        data["contract"]["service"]["min_hours_per_month"] = floor
+    return Scenario.model_validate(data)

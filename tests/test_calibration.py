@@ -62,10 +62,10 @@ def test_higher_risk_people_have_more_needs_and_more_reoffences():
 def test_monthly_simulation_matches_closed_form():
     """The monthly hazard simulation with no service gives the calibrated rates."""
     from sim.model import PbRModel
-    from tests.conftest import small
+    from tests.conftest import small, with_primes
 
     base = small("fee_for_service", cohort={"referrals_per_year": 60000})
-    design = base.model_copy(update={"primes": [p.model_copy(update={"hours_per_month": 0.0}) for p in base.primes]})
+    design = with_primes(base, floor=0.0, strategy="uniform", hours_per_month=0.0)
     model = PbRModel(design, rng=9)
     model.run()
     s = model.store.trimmed()

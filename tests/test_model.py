@@ -8,7 +8,7 @@ import pytest
 from pbrsim.scenario_files import load_scenario
 from sim import run_scenario
 from sim.model import PbRModel
-from tests.conftest import SHIPPED, small
+from tests.conftest import SHIPPED, small, with_primes
 
 
 @pytest.fixture(scope="module", params=SHIPPED, ids=lambda p: p.stem)
@@ -88,9 +88,9 @@ def test_designs_share_people_and_random_numbers():
 
 def test_more_service_means_fewer_reoffences():
     """Doubling every engaged person's hours lowers true reoffending (dose response)."""
-    base = small("fee_for_service")
-    more = base.model_copy(update={"primes": [p.model_copy(update={"hours_per_month": 8.0}) for p in base.primes]})
-    none = base.model_copy(update={"primes": [p.model_copy(update={"hours_per_month": 0.0}) for p in base.primes]})
+    base = with_primes(small("fee_for_service"), floor=0.0, strategy="uniform", hours_per_month=4.0)
+    more = with_primes(base, hours_per_month=8.0)
+    none = with_primes(base, hours_per_month=0.0)
     r_more, r_base, r_none = (run_scenario(d, 11).metrics for d in (more, base, none))
     assert r_none["true_impact_pp"] == 0.0
     assert 0 < r_base["true_impact_pp"] < r_more["true_impact_pp"]
@@ -98,7 +98,7 @@ def test_more_service_means_fewer_reoffences():
 
 def test_service_floor_tops_up_effort():
     """A minimum service specification lifts everyone engaged to the floor."""
-    design = small("fee_for_service", contract={"service": {"min_hours_per_month": 6.0}})
+    design = with_primes(small("fee_for_service"), floor=6.0, strategy="uniform", hours_per_month=4.0)
     m = run_scenario(design, 5).metrics
     assert m["hours_per_engaged_person_low"] == pytest.approx(72.0)
 

@@ -1,0 +1,111 @@
+"""Creaming, parking and the binary cliff emerge from providers reacting to the contract.
+
+Every prime here follows the same rule (sim/strategies.py); only the contract
+changes. Runs are at a reduced volume on two seeds; the contrasts are large
+against their seed-to-seed variation.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sim import run_scenario
+from sim.strategies import Beliefs
+from tests.conftest import small, with_primes
+
+SEEDS = (1, 2)
+VOLUME = {"referrals_per_year": 12000}
+
+
+def runs(name: str, strategy: str = "profit_seeking", **fields):
+    """Metrics of a shipped design with every prime on one strategy, for each seed."""
+    design = with_primes(small(name, cohort=VOLUME, contract={"months": 36}), strategy=strategy, **fields)
+    return [run_scenario(design, seed).metrics for seed in SEEDS]
+
+
+@pytest.fixture(scope="module")
+def profit_seeking():
+    """The shipped contrasts with profit-seeking primes."""
+    names = ("fee_for_service", "binary_pbr", "frequency_pbr", "differential_pricing")
+    return {name: runs(name) for name in names}
+
+
+def test_fee_for_service_shows_little_creaming_or_parking(profit_seeking):
+    """Paid for volume, a profit-seeking prime gives everyone the specified service."""
+    for m in profit_seeking["fee_for_service"]:
+        assert m["creaming_index"] == pytest.approx(1.0, abs=0.05)
+        assert m["parking_share"] < 0.05
+
+
+def test_binary_pbr_creams_and_parks_far_more_than_fee_for_service(profit_seeking):
+    """Pure binary PbR with uniform prices concentrates effort and leaves most with next to nothing."""
+    for ffs, pbr in zip(profit_seeking["fee_for_service"], profit_seeking["binary_pbr"], strict=True):
+        assert pbr["creaming_index"] > ffs["creaming_index"] + 1.0
+        assert pbr["parking_share"] > ffs["parking_share"] + 0.4
+
+
+def test_binary_cliff_and_frequency_measure(profit_seeking):
+    """Under binary, effort stops once someone reoffends; a frequency measure keeps it alive."""
+    for binary, frequency in zip(profit_seeking["binary_pbr"], profit_seeking["frequency_pbr"], strict=True):
+        assert binary["effort_ratio_after_reoffence"] < 0.05
+        assert frequency["effort_ratio_after_reoffence"] > 0.5
+
+
+def test_differential_prices_reduce_parking(profit_seeking):
+    """Paying more for the hardest bands cuts their parking, and parking overall."""
+    for uniform, differential in zip(profit_seeking["binary_pbr"], profit_seeking["differential_pricing"], strict=True):
+        assert differential["parking_share_very_high"] < uniform["parking_share_very_high"] - 0.3
+        assert differential["parking_share"] < uniform["parking_share"]
+
+
+@pytest.mark.parametrize("name", ["fee_for_service", "binary_pbr", "frequency_pbr", "differential_pricing"])
+def test_uniform_primes_show_no_creaming_under_any_contract(name):
+    """The measures are not biased: equal effort reads as no creaming and no parking."""
+    for m in runs(name, strategy="uniform"):
+        assert m["creaming_index"] == pytest.approx(1.0, abs=1e-6)
+        assert m["parking_share"] == 0.0
+
+
+def test_service_floor_lifts_the_parked():
+    """A minimum service specification cuts parking under binary PbR."""
+    base = runs("binary_pbr")
+    floored = [run_scenario(with_primes(small("binary_pbr", cohort=VOLUME, contract={"months": 36}),
+                                        floor=2.0, strategy="profit_seeking"), s).metrics for s in SEEDS]
+    for b, f in zip(base, floored, strict=True):
+        assert f["hours_per_engaged_person_low"] >= 24.0
+        assert f["parking_share"] < b["parking_share"]
+
+
+def test_a_prime_short_of_cash_cuts_effort():
+    """A prime with no capital and no risk appetite gives less than a rich one under the same contract."""
+    rich = runs("frequency_pbr", capital=50_000_000.0, risk_appetite=1.0)
+    poor = runs("frequency_pbr", capital=1.0, risk_appetite=0.0)
+    for r, p in zip(rich, poor, strict=True):
+        assert p["hours_per_person"] < 0.8 * r["hours_per_person"]
+
+
+def test_mission_driven_prime_does_more_than_profit_seeking():
+    """Valuing reoffences avoided for their own sake adds effort beyond what the contract pays for."""
+    profit = runs("binary_pbr")
+    mission = runs("binary_pbr", strategy="mission_driven", social_value_per_reoffence=5000.0)
+    for p, m in zip(profit, mission, strict=True):
+        assert m["hours_per_person"] > p["hours_per_person"]
+        assert m["true_impact_pp"] > p["true_impact_pp"]
+
+
+def test_beliefs_learn_from_what_they_see():
+    """Running estimates move from the prior towards the observed hazard and response."""
+    import numpy as np
+
+    b = Beliefs(prior_effect=0.3, prior_weight=100.0)
+    band = np.zeros(10_000, dtype=np.intp)
+    at_risk = np.ones(10_000, dtype=bool)
+    served = np.arange(10_000) % 2 == 0
+    reach = np.where(served, 1.0, 0.0)
+    rng = np.random.default_rng(0)
+    # true untreated hazard 0.05, true effect 0.6 at full reach
+    first = rng.random(10_000) < np.where(served, 0.05 * 0.4, 0.05)
+    before = b.hazard[0]
+    b.observe(band, at_risk, served, reach, first, np.zeros(10_000, dtype=bool), np.zeros(10_000))
+    assert b.hazard[0] == pytest.approx(0.05, abs=0.006) and b.hazard[0] != before
+    assert b.effect[0] == pytest.approx(0.6, abs=0.1)
