@@ -75,6 +75,14 @@ def run_summary_rows(m: dict[str, float | None]) -> list[tuple[str, list[tuple[s
             ("Share of outlay reaching front-line delivery", _pct(m["front_line_share"])),
             ("Lowest cash any prime held", _money(m["prime_min_cash"])),
         ]),
+        ("Where the effort went", [
+            ("Creaming index (effort on the more profitable half / the rest; 1 = even)",
+             _num(m.get("creaming_index"))),
+            ("Parked: engaged people given under half the mean effort", _pct(m.get("parking_share"))),
+            ("Parked in the very high risk band", _pct(m.get("parking_share_very_high"))),
+            ("Effort after a first reoffence / before (0 = dropped at the binary cliff)",
+             _num(m.get("effort_ratio_after_reoffence"))),
+        ]),
         ("Effort by true risk band (hours per engaged person)", [
             (band.replace("_", " "), _num(m[f"hours_per_engaged_person_{band}"], 1))
             for band in ("low", "medium", "high", "very_high")
