@@ -18,7 +18,7 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 compare: setup
-	$(BIN)/pbrsim compare scenarios/fee_for_service.yaml scenarios/tr_hybrid.yaml scenarios/binary_pbr.yaml --reps $(REPS) --out results/compare
+	$(BIN)/pbrsim compare scenarios/fee_for_service.yaml scenarios/tr_hybrid.yaml scenarios/binary_pbr.yaml scenarios/frequency_pbr.yaml scenarios/differential_pricing.yaml --reps $(REPS) --out results/compare --resume
 
 test: setup
 	$(BIN)/python -m pytest -m "not slow" -q
