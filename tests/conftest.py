@@ -33,6 +33,8 @@ def with_primes(design, floor: float | None = None, **fields):
     from sim.scenario import Scenario
 
     data = design.model_dump()
+    if fields.get("strategy", "mission_driven") != "mission_driven":
+        fields.setdefault("social_value_per_reoffence", 0.0)
     for prime in data["primes"]:
         prime.update(fields)
     if floor is not None:
