@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 REPS ?= 5
 
-.PHONY: setup compare test bench clean
+.PHONY: setup browser compare test bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12) and "pbrsim needs Python 3.12 or newer (pyenv: see .python-version)")'
@@ -20,7 +20,10 @@ setup: $(BIN)/.installed
 compare: setup
 	$(BIN)/pbrsim compare scenarios/fee_for_service.yaml scenarios/tr_hybrid.yaml scenarios/binary_pbr.yaml scenarios/frequency_pbr.yaml scenarios/differential_pricing.yaml --reps $(REPS) --out results/compare --resume
 
-test: setup
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: setup browser
 	$(BIN)/python -m pytest -m "not slow" -q
 
 bench: setup

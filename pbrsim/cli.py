@@ -9,6 +9,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from analysis.cli import add_commands as analysis_commands
+from experiments.cli import add_commands as experiment_commands
 from pbrsim.run_files import RunFolderError, check_run_folder, write_run
 from pbrsim.scenario_files import ScenarioFileError, load_scenario
 
@@ -71,12 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print a readable table or the final metrics as one JSON object")
     p.set_defaults(func=_cmd_run)
 
-    for module in ("experiments.cli", "analysis.cli"):
-        try:  # TODO(wiring): import directly once both command modules exist
-            commands = __import__(module, fromlist=["add_commands"])
-        except ImportError:
-            continue
-        commands.add_commands(sub)
+    experiment_commands(sub)
+    analysis_commands(sub)
     return parser
 
 

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 from sim.vocabulary import BAND_NAMES, SERVICE_TYPES  # noqa: E402  (re-exported)
+from sim.scenario_supply import MarketSpec, SubcontractPolicy  # noqa: E402
 
 
 class _Strict(BaseModel):
@@ -228,6 +229,18 @@ class ContractSpec(_Strict):
     counterfactual: Counterfactual = Field(default_factory=lambda: Oracle(kind="oracle"))
     service: ServiceSpec = Field(default_factory=ServiceSpec)
 
+    @model_validator(mode="after")
+    def _service_ends_before_measurement(self) -> ContractSpec:
+        # Fees withheld at risk go into a cohort's pot until its outcome is measured; service paid for
+        # after that would withhold money that no pot can ever pay back.
+        window = self.measure.follow_up_months + self.measure.proving_lag_months
+        if self.payment.at_risk_share > 0 and self.service.months > window:
+            raise ValueError(
+                f"with fees at risk, service.months ({self.service.months}) must not run past the "
+                f"measurement at follow_up_months + proving_lag_months ({window})"
+            )
+        return self
+
 
 class Strategy(enum.StrEnum):
     """How a prime allocates service effort (docs/ODD.md, "Adaptation")."""
@@ -261,11 +274,15 @@ class PrimeSpec(_Strict):
     """How many person-months of evidence the prior beliefs are worth."""
     social_value_per_reoffence: Money = 0.0
     """Mission-driven primes: the value they put on a reoffence avoided, beside any payment."""
+    subcontracting: SubcontractPolicy | None = None
+    """Terms it offers sub-primes when the scenario has a ``market``; none: the market's ``policy``."""
 
     @model_validator(mode="after")
     def _mission_has_a_mission(self) -> PrimeSpec:
         if self.strategy == Strategy.MISSION_DRIVEN and self.social_value_per_reoffence <= 0:
             raise ValueError("a mission_driven prime needs social_value_per_reoffence > 0")
+        if self.strategy != Strategy.MISSION_DRIVEN and self.social_value_per_reoffence > 0:
+            raise ValueError("social_value_per_reoffence is for mission_driven primes only")
         return self
 
 
@@ -278,6 +295,8 @@ class Scenario(_Strict):
     cohort: CohortSpec = Field(default_factory=CohortSpec)
     contract: ContractSpec = Field(default_factory=ContractSpec)
     primes: Annotated[list[PrimeSpec], Field(min_length=1)]
+    market: MarketSpec | None = None
+    """Sub-primes the primes can subcontract to; none: every prime delivers in-house."""
 
     @model_validator(mode="after")
     def _unique_prime_names(self) -> Scenario:

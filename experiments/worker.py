@@ -1,0 +1,127 @@
+"""What a worker process does: run one task and hand back what to store.
+
+Kept apart from planning and execution so that a worker (a pool process or a
+Dask worker) imports only the model, not the samplers, DuckDB or the progress
+bar: a worker starts in about a second. Everything here is module-level and
+picklable.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from sim import Scenario, run_scenario
+
+__all__ = ["RunRecord", "RunTask", "execute_run", "ignore_interrupts"]
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run to do: identity and inputs (the scenario definition travels separately, by hash)."""
+
+    run_id: str
+    scenario: str
+    scenario_hash: str | None
+    point: int
+    replication: int
+    seed: int
+    params: dict[str, Any]
+    problem: str | None = None
+    """Why the scenario could not be built for this design point (the run is then recorded as failed)."""
+
+    def identity(self) -> dict[str, Any]:
+        """The run as listed in batch.json."""
+        return {
+            "run_id": self.run_id,
+            "scenario": self.scenario,
+            "scenario_hash": self.scenario_hash,
+            "point": self.point,
+            "replication": self.replication,
+            "seed": self.seed,
+            "params": self.params,
+        }
+
+
+@dataclass
+class RunRecord:
+    """What one run produced, ready to store (metrics and monthly series; nothing else is kept)."""
+
+    run_id: str
+    scenario: str
+    scenario_hash: str | None
+    replication: int
+    seed: int
+    params: dict[str, Any]
+    status: str
+    error: str | None
+    elapsed_s: float
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    monthly: pd.DataFrame | None = None
+
+    @classmethod
+    def failure(cls, task: RunTask, error: str, elapsed_s: float = 0.0) -> RunRecord:
+        """The record of a task that failed with ``error``."""
+        return cls(
+            run_id=task.run_id,
+            scenario=task.scenario,
+            scenario_hash=task.scenario_hash,
+            replication=task.replication,
+            seed=task.seed,
+            params=task.params,
+            status="failed",
+            error=error,
+            elapsed_s=elapsed_s,
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run finished without error."""
+        return self.status == "ok"
+
+
+def execute_run(task: RunTask, definition: dict[str, Any] | None) -> RunRecord:
+    """Run one replication and return what to store (the worker of every backend).
+
+    Args:
+        task: the run's identity and seed.
+        definition: the resolved scenario (``model_dump(mode="json")``), or None when
+            the task carries a ``problem`` instead.
+
+    Returns:
+        The run's record: status "ok" with metrics and monthly series, or "failed"
+        with the error text (a traceback for an exception in the model).
+
+    """
+    if task.problem is not None or definition is None:
+        return RunRecord.failure(task, task.problem or "no scenario definition")
+    start = time.perf_counter()
+    try:
+        result = run_scenario(Scenario.model_validate(definition), task.seed)
+    except Exception as exc:  # any failure of one run is recorded, and the batch goes on
+        return RunRecord.failure(
+            task, "".join(traceback.format_exception(exc)).strip(), time.perf_counter() - start
+        )
+    return RunRecord(
+        run_id=task.run_id,
+        scenario=task.scenario,
+        scenario_hash=task.scenario_hash,
+        replication=task.replication,
+        seed=task.seed,
+        params=task.params,
+        status="ok",
+        error=None,
+        elapsed_s=time.perf_counter() - start,
+        metrics=result.metrics,
+        monthly=result.monthly,
+    )
+
+
+def ignore_interrupts() -> None:
+    """Leave Ctrl-C to the parent process, which cancels the batch (initialiser of pool workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
