@@ -40,7 +40,10 @@ logger = logging.getLogger(__name__)
 #: Scenarios spelt out one by one in a reading; beyond this only the extremes are named.
 MAX_NAMED = 4
 #: Scenarios beyond which the all-measures appendix is left to comparison.csv.
-MAX_APPENDIX_SCENARIOS = 12
+MAX_APPENDIX_SCENARIOS = 6
+#: Scenarios shown as columns of a table; beyond this, scenarios are rows (at most MAX_TABLE_ROWS).
+MAX_TABLE_COLUMNS = 6
+MAX_TABLE_ROWS = 100
 
 
 @dataclass
@@ -565,21 +568,36 @@ def _cell(row: pd.Series, measure: str) -> str:
 
 def _table_html(results: BatchResults, table: pd.DataFrame, measures: list[tuple[str, str]],
                 differences: bool) -> str:
+    """Measures down, scenarios across; for many scenarios (a sweep), the other way round."""
     indexed = table.set_index(["measure", "scenario"])
     reps = results.metrics.groupby("label")["replication"].nunique()
-    head = "".join(f"<th>{_e(label)} (n={int(reps.get(label, 0))})</th>"
-                   for label in results.labels)
-    rows = []
-    for measure, text in measures:
-        cells = []
-        for label in results.labels:
-            row = indexed.loc[(measure, label)]
-            if not differences:
-                row = row.copy()
-                row["difference_method"] = "reference"
-            cells.append(f'<td class="num">{_cell(row, measure)}</td>')
-        rows.append(f"<tr><th>{_e(text)}</th>{''.join(cells)}</tr>")
-    return (f'<div class="table-wrap"><table><thead><tr><th>measure</th>{head}</tr></thead>'
+
+    def cell(measure: str, label: str) -> str:
+        row = indexed.loc[(measure, label)]
+        if not differences:
+            row = row.copy()
+            row["difference_method"] = "reference"
+        return f'<td class="num">{_cell(row, measure)}</td>'
+
+    def scenario(label: str) -> str:
+        return f"{_e(label)} (n={int(reps.get(label, 0))})"
+
+    if len(results.labels) <= MAX_TABLE_COLUMNS:
+        head = "".join(f"<th>{scenario(label)}</th>" for label in results.labels)
+        rows = [f"<tr><th>{_e(text)}</th>{''.join(cell(m, label) for label in results.labels)}"
+                "</tr>" for m, text in measures]
+        first = "measure"
+    else:
+        shown = results.labels[:MAX_TABLE_ROWS]
+        head = "".join(f"<th>{_e(text)}</th>" for _, text in measures)
+        rows = [f"<tr><th>{scenario(label)}</th>{''.join(cell(m, label) for m, _ in measures)}"
+                "</tr>" for label in shown]
+        if len(results.labels) > len(shown):
+            rows.append(f'<tr><td colspan="{len(measures) + 1}" class="note">'
+                        f"{len(results.labels) - len(shown)} more scenarios in comparison.csv"
+                        "</td></tr>")
+        first = "scenario"
+    return (f'<div class="table-wrap"><table><thead><tr><th>{first}</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 

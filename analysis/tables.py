@@ -297,18 +297,22 @@ class BatchResults:
         if len(runs) > len(raw):
             self.notes.append(f"Only {len(raw)} of the batch's {len(runs)} runs have finished.")
 
-        self.measures: list[str] = []
+        numeric: dict[str, np.ndarray] = {}
         for col in raw.columns:
             if col in ID_COLUMNS:
                 continue
             values = pd.to_numeric(metrics[col], errors="coerce")
             if values.notna().sum() < metrics[col].notna().sum():
                 continue  # not a numeric measure
-            metrics[col] = values.astype("float64")
-            self.measures.append(col)
+            numeric[col] = values.to_numpy(dtype="float64", na_value=np.nan)
+        self.measures: list[str] = list(numeric)
+        # one float block, not a column at a time: a sweep has thousands of rows and columns
+        ids = metrics[[c for c in metrics.columns if c in ID_COLUMNS]].reset_index(drop=True)
+        metrics = pd.concat([ids, pd.DataFrame(numeric)], axis=1)
         metrics["replication"] = pd.to_numeric(metrics["replication"]).astype("int64")
         self._assign_labels(metrics, runs)
         self.metrics = metrics.sort_values(["_order", "replication"]).reset_index(drop=True)
+        self._comparisons: dict[str, pd.DataFrame] = {}
 
     def _assign_labels(self, metrics: pd.DataFrame, runs: list[dict[str, Any]]) -> None:
         has_hash = "scenario_hash" in metrics.columns
@@ -352,24 +356,44 @@ class BatchResults:
 
     # --- derived views ---------------------------------------------------------------------
 
+    @cached_property
+    def _present(self) -> set[str]:
+        defined = self.metrics[self.measures].notna().any()
+        return set(defined.index[defined.to_numpy()])
+
     def present(self, measure: str) -> bool:
         """Whether ``measure`` is in the store with at least one defined value."""
-        return measure in self.measures and bool(self.metrics[measure].notna().any())
+        return measure in self._present
 
     @cached_property
     def _runs(self) -> dict[str, pd.DataFrame]:
         return {str(label): rows for label, rows in self.metrics.groupby("label", sort=False)}
 
+    @cached_property
+    def _matrices(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {label: (rows["replication"].to_numpy(),
+                        rows[self.measures].to_numpy(dtype="float64", na_value=np.nan))
+                for label, rows in self._runs.items()}
+
+    @cached_property
+    def _column(self) -> dict[str, int]:
+        return {m: j for j, m in enumerate(self.measures)}
+
     def runs_of(self, label: str) -> pd.DataFrame:
         """One scenario's successful runs (rows of :attr:`metrics`)."""
         return self._runs.get(label, self.metrics.iloc[:0])
 
+    def matrix(self, label: str) -> tuple[np.ndarray, np.ndarray]:
+        """One scenario's replications and its runs x :attr:`measures` array of values."""
+        return self._matrices.get(label, (np.zeros(0, int), np.zeros((0, len(self.measures)))))
+
     def values(self, label: str, measure: str) -> pd.Series:
         """One scenario's values of ``measure``, indexed by replication."""
-        rows = self.runs_of(label)
-        if measure not in rows:
+        if measure not in self._column:
             return pd.Series(dtype="float64")
-        return rows.set_index("replication")[measure]
+        reps, x = self.matrix(label)
+        return pd.Series(x[:, self._column[measure]], index=pd.Index(reps, name="replication"),
+                         name=measure)
 
     def stat(self, label: str, measure: str) -> Interval:
         """Mean and 95% interval of ``measure`` over one scenario's replications."""
@@ -496,66 +520,65 @@ def read_batch(store_dir: Path | str | BatchResults) -> BatchResults:
 # --- the comparison table --------------------------------------------------------------------
 
 
-def _summary_block(values: pd.DataFrame, level: float) -> pd.DataFrame:
-    n = values.count()
-    mean = values.mean()
-    sd = values.std(ddof=1)
-    half = _t_half_width(sd.to_numpy(), n.to_numpy(), (n - 1).to_numpy(), level)
-    return pd.DataFrame({"n": n.astype(int), "mean": mean, "sd": sd,
-                         "ci_low": mean - half, "ci_high": mean + half})
-
-
-def _welch_block(x: pd.DataFrame, r: pd.DataFrame, level: float) -> pd.DataFrame:
-    n1, n2 = x.count().to_numpy(float), r.count().to_numpy(float)
-    diff = (x.mean() - r.mean()).to_numpy(float)
+def _column_stats(x: np.ndarray, level: float) -> dict[str, np.ndarray]:
+    """Per column of ``x`` (NaN = missing): n, mean, sd and the t-interval; no warnings."""
+    ok = ~np.isnan(x)
+    n = ok.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        v1 = x.var(ddof=1).to_numpy(float) / n1
-        v2 = r.var(ddof=1).to_numpy(float) / n2
+        mean = np.where(ok, x, 0.0).sum(axis=0) / n
+        var = (np.where(ok, x - mean, 0.0) ** 2).sum(axis=0) / (n - 1)
+    mean = np.where(n > 0, mean, np.nan)
+    sd = np.sqrt(np.where(n > 1, var, np.nan))
+    half = _t_half_width(sd, n, n - 1.0, level)
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def _welch(a: dict[str, np.ndarray], b: dict[str, np.ndarray], level: float) -> dict[str, Any]:
+    n1, n2 = a["n"].astype(float), b["n"].astype(float)
+    diff = a["mean"] - b["mean"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v1, v2 = a["sd"] ** 2 / n1, b["sd"] ** 2 / n2
         se = np.sqrt(v1 + v2)
         df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
-    half = _t_half_width(se, np.ones_like(se), np.where(se > 0, df, np.nan), level)
-    half = np.where(se == 0, 0.0, half)  # both constant: the difference is exact
-    return pd.DataFrame({"difference": diff, "difference_ci_low": diff - half,
-                         "difference_ci_high": diff + half,
-                         "difference_df": np.where(se > 0, df, np.nan)}, index=x.columns)
+    df = np.where(se > 0, df, np.nan)
+    half = np.where(se == 0, 0.0, _t_half_width(se, np.ones_like(se), df, level))
+    return {"difference": diff, "difference_ci_low": diff - half,
+            "difference_ci_high": diff + half, "difference_df": df}
 
 
 def _comparison(results: BatchResults, reference: str | None, level: float = LEVEL) -> pd.DataFrame:
     ref = results.reference_label(reference)
+    if ref in results._comparisons:
+        return results._comparisons[ref].copy()
     measures = results.measures
-    ref_values = results.runs_of(ref).set_index("replication")[measures]
+    ref_reps, ref_x = results.matrix(ref)
+    ref_stats = _column_stats(ref_x, level)
+    position = {r: i for i, r in enumerate(ref_reps)}
+    nothing = np.full(len(measures), np.nan)
     blocks = []
     for label in results.labels:
-        values = results.runs_of(label).set_index("replication")[measures]
-        block = _summary_block(values, level)
+        reps, x = results.matrix(label)
+        own = _column_stats(x, level)
         if label == ref:
-            diff = pd.DataFrame({"difference": np.nan, "difference_ci_low": np.nan,
-                                 "difference_ci_high": np.nan, "difference_df": np.nan},
-                                index=block.index)
+            diff = dict.fromkeys(("difference", "difference_ci_low", "difference_ci_high",
+                                  "difference_df"), nothing)
             method = "reference"
         elif results.paired_with(label, ref):
-            d = values - ref_values.reindex(values.index)
-            paired = _summary_block(d, level)
-            diff = pd.DataFrame({"difference": paired["mean"],
-                                 "difference_ci_low": paired["ci_low"],
-                                 "difference_ci_high": paired["ci_high"],
-                                 "difference_df": (paired["n"] - 1).where(paired["n"] > 1)})
+            d = _column_stats(x - ref_x[[position[r] for r in reps]], level)
+            diff = {"difference": d["mean"], "difference_ci_low": d["ci_low"],
+                    "difference_ci_high": d["ci_high"],
+                    "difference_df": np.where(d["n"] > 1, d["n"] - 1.0, np.nan)}
             method = "paired"
         else:
-            diff = _welch_block(values, ref_values, level)
+            diff = _welch(own, ref_stats, level)
             method = "Welch"
-        block = block.join(diff)
-        block.insert(0, "scenario", label)
-        block["reference"] = ref
-        block["difference_method"] = method
-        blocks.append(block.rename_axis("measure").reset_index())
+        blocks.append(pd.DataFrame({"scenario": label, "measure": measures, **own,
+                                    "reference": ref, **diff, "difference_method": method}))
     table = pd.concat(blocks, ignore_index=True)
-    cols = ["scenario", "measure", "n", "mean", "sd", "ci_low", "ci_high", "reference",
-            "difference", "difference_ci_low", "difference_ci_high", "difference_df",
-            "difference_method"]
-    table = table[cols]
+    table["n"] = table["n"].astype("int64")
     table.attrs["reference"] = ref
-    return table
+    results._comparisons[ref] = table
+    return table.copy()
 
 
 def comparison_table(store_dir: Path | BatchResults, reference: str | None = None) -> pd.DataFrame:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from experiments.plan import Plan, plan_experiment
-from experiments.runner import run_tasks
+from experiments.runner import ClusterError, run_tasks
 from experiments.sensitivity import is_sensitivity_design, write_sensitivity
 from experiments.spec import (
     DEFAULT_MEASURES,
@@ -92,7 +94,7 @@ def _execute(
     cluster: str | None,
     reference: str | None = None,
 ) -> tuple[ResultsStore, int]:
-    """Create or resume the store, run what is not done yet; return the store and runs failed in it."""
+    """Create or resume the store and run what is not done yet; return it and its failed runs."""
     store, resumed = prepare_store(out, plan.batch_record(reference), plan.scenarios, resume=resume)
     store.set_reference(reference)
     statuses = store.statuses()
@@ -100,93 +102,102 @@ def _execute(
     if resumed:
         failed_before = sum(statuses.get(t.run_id) == "failed" for t in plan.tasks)
         print(
-            f"resuming {out}: {len(plan.tasks) - len(todo)} of {len(plan.tasks)} runs done; running "
-            f"{len(todo) - failed_before} missing and {failed_before} failed runs again"
+            f"resuming {out}: {len(plan.tasks) - len(todo)} of {len(plan.tasks)} runs done; "
+            f"running {len(todo) - failed_before} missing and {failed_before} failed runs again"
         )
     else:
         print(
-            f"{out}: {_count(len(plan.tasks), 'run')} ({_count(len(plan.scenario_names), 'scenario')}, "
-            f"{_count(len(plan.design.points), 'design point')}, {_count(plan.experiment.replications, 'replication')})"
+            f"{out}: {_count(len(plan.tasks), 'run')} "
+            f"({_count(len(plan.scenario_names), 'scenario')}, "
+            f"{_count(len(plan.design.points), 'design point')}, "
+            f"{_count(plan.experiment.replications, 'replication')})"
         )
-    where = f"the Dask cluster at {cluster}" if cluster else None
     if todo:
-        if where:
-            print(f"running on {where}")
-        try:
-            outcome = run_tasks(todo, plan.scenarios, store, workers=workers, cluster=cluster)
-        except KeyboardInterrupt:
-            print(
-                f"interrupted: finished runs are kept in {out}; continue with --resume",
-                file=sys.stderr,
-            )
-            raise
+        if cluster:
+            print(f"running on the Dask cluster at {cluster}")
+        outcome = run_tasks(todo, plan.scenarios, store, workers=workers, cluster=cluster)
         print(f"{outcome.ok} runs ok, {outcome.failed} failed, in {outcome.elapsed_s:.1f} s")
-    failed = [run_id for run_id, status in store.statuses().items() if status == "failed"]
+    failed = sum(status == "failed" for status in store.statuses().values())
     if failed:
         print(
-            f"{len(failed)} runs failed (see `pbrsim results {out}`; --resume runs them again)",
+            f"{failed} runs failed (see `pbrsim results {out}`; --resume runs them again)",
             file=sys.stderr,
         )
-    return store, len(failed)
+    return store, failed
+
+
+def _guarded(command: Callable[[], int], out: Path) -> int:
+    """Run a batch command, turning the errors a user can act on into a message and exit status."""
+    try:
+        return command()
+    except (ExperimentFileError, ScenarioFileError) as exc:
+        return _error("\n".join(exc.problems))
+    except (StoreError, ClusterError) as exc:
+        return _error(str(exc))
+    except BrokenProcessPool as exc:
+        return _error(
+            f"the process pool broke down ({exc}); finished runs are kept in {out}: "
+            "continue with --resume"
+        )
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: finished runs are kept in {out}; continue with --resume", file=sys.stderr
+        )
+        return 130
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    paths = [str(Path(p).resolve()) for p in args.scenarios]
-    experiment = Experiment.model_validate(
-        {"name": "compare", "scenarios": paths, "replications": args.reps, "root_seed": args.seed}
-    )
-    try:
+    out = Path(args.out)
+
+    def compare() -> int:
+        paths = [str(Path(p).resolve()) for p in args.scenarios]
+        experiment = Experiment.model_validate(
+            {
+                "name": "compare",
+                "scenarios": paths,
+                "replications": args.reps,
+                "root_seed": args.seed,
+            }
+        )
         plan = plan_experiment(experiment, Path.cwd())
         reference = _reference(plan, args.reference, args.scenarios) if args.reference else None
-        # compare continues a store of the same batch without --resume, so `make compare` can be repeated
+        # a store of the same batch is continued even without --resume: `make compare` repeats
         store, failed = _execute(
-            plan,
-            Path(args.out),
-            resume=True,
-            workers=args.workers,
-            cluster=args.cluster,
-            reference=reference,
+            plan, out, resume=True, workers=args.workers, cluster=args.cluster, reference=reference
         )
-    except (ExperimentFileError, ScenarioFileError) as exc:
-        return _error("\n".join(exc.problems))
-    except StoreError as exc:
-        return _error(str(exc))
-    except KeyboardInterrupt:
-        return 130
-    if not args.no_report:
-        from analysis.report import write_report
-        from analysis.tables import print_comparison
+        if not args.no_report:
+            from analysis.report import write_report
+            from analysis.tables import print_comparison
 
-        print_comparison(store.root, reference=reference, console=Console())
-        print(f"report: {write_report(store.root)}")
-    return 1 if failed else 0
+            print_comparison(store.root, reference=reference, console=Console())
+            print(f"report: {write_report(store.root)}")
+        return 1 if failed else 0
+
+    return _guarded(compare, out)
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
     file = Path(args.file)
     out = Path(args.out) if args.out else Path("results") / file.stem
-    try:
-        experiment = load_experiment(file)
-        plan = plan_experiment(experiment, file.parent, file=str(file))
+
+    def experiment() -> int:
+        definition = load_experiment(file)
+        plan = plan_experiment(definition, file.parent, file=str(file))
         store, failed = _execute(
             plan,
             out,
             resume=args.resume,
             workers=args.workers,
-            cluster=args.cluster or experiment.cluster,
+            cluster=args.cluster or definition.cluster,
         )
-    except (ExperimentFileError, ScenarioFileError) as exc:
-        return _error("\n".join(exc.problems))
-    except StoreError as exc:
-        return _error(str(exc))
-    except KeyboardInterrupt:
-        return 130
-    if is_sensitivity_design(experiment):
-        path, table, notes = write_sensitivity(store.root)
-        for note in notes:
-            print(f"sensitivity: {note}")
-        print(f"sensitivity indices ({len(table)} rows): {path}")
-    return 1 if failed else 0
+        if is_sensitivity_design(definition):
+            path, table, notes = write_sensitivity(store.root)
+            for note in notes:
+                print(f"sensitivity: {note}")
+            print(f"sensitivity indices ({len(table)} rows): {path}")
+        return 1 if failed else 0
+
+    return _guarded(experiment, out)
 
 
 def _format(value: float) -> str:

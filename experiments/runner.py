@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from queue import SimpleQueue
@@ -37,7 +37,7 @@ from rich.progress import (
 from rich.text import Text
 
 from experiments.store import ResultsStore
-from experiments.worker import RunRecord, RunTask, execute_run, ignore_interrupts
+from experiments.worker import RunRecord, RunTask, execute_run, init_pool_worker
 
 __all__ = ["BatchOutcome", "ClusterError", "default_workers", "run_tasks"]
 
@@ -103,7 +103,10 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 def _in_pool(tasks: list[RunTask], definitions: Definitions, workers: int) -> Iterator[RunRecord]:
     pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=_pool_context(), initializer=ignore_interrupts
+        max_workers=workers,
+        mp_context=_pool_context(),
+        initializer=init_pool_worker,
+        initargs=(os.getpid(),),
     )
     try:
         yield from _windowed(
@@ -111,7 +114,9 @@ def _in_pool(tasks: list[RunTask], definitions: Definitions, workers: int) -> It
             lambda t: pool.submit(execute_run, t, definitions.get(t.scenario_hash or "")),
             window=4 * workers,
         )
-    except BaseException:
+    except BaseException:  # interrupted: stop now rather than finish the runs in hand
+        for process in getattr(pool, "_processes", {}).values():  # 3.14: pool.terminate_workers()
+            process.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
@@ -125,7 +130,9 @@ def _on_cluster(
     batch = uuid.uuid4().hex[:8]
     try:
         client = Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT_S)
-    except OSError as exc:  # distributed raises OSError (or its TimeoutError) when it cannot connect
+    except (
+        OSError
+    ) as exc:  # distributed raises OSError (or its TimeoutError) when it cannot connect
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     with client:
         slots = sum(client.nthreads().values()) or 1
@@ -145,7 +152,7 @@ def _on_cluster(
 
 def _records(
     tasks: list[RunTask], definitions: Definitions, workers: int, cluster: str | None
-) -> Iterator[RunRecord]:
+) -> Generator[RunRecord]:
     if cluster:
         return _on_cluster(tasks, definitions, cluster)
     if workers > 1 and len(tasks) > 1:

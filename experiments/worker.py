@@ -8,7 +8,9 @@ picklable.
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ import pandas as pd
 
 from sim import Scenario, run_scenario
 
-__all__ = ["RunRecord", "RunTask", "execute_run", "ignore_interrupts"]
+__all__ = ["RunRecord", "RunTask", "execute_run", "init_pool_worker"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,24 @@ def execute_run(task: RunTask, definition: dict[str, Any] | None) -> RunRecord:
     )
 
 
-def ignore_interrupts() -> None:
-    """Leave Ctrl-C to the parent process, which cancels the batch (initialiser of pool workers)."""
+def init_pool_worker(batch_pid: int) -> None:
+    """Set up a pool worker: Ctrl-C is left to the batch process, and the worker ends with it.
+
+    A worker whose batch process was killed outright (SIGKILL, out of memory)
+    would otherwise go on computing runs nobody will store, or block forever
+    sending one back; a daemon thread checks every second that the batch
+    process is still there and ends the worker if not.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(batch_pid,), daemon=True).start()
+
+
+def _exit_with(pid: int) -> None:
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid now belongs to another user's process: ours is gone
+            os._exit(1)

@@ -6,39 +6,38 @@ them and reports how effective they were. :class:`InHouse` is the prime that
 delivers everything itself.
 
 With a ``market`` in the scenario, :func:`build_market` creates a pool of
-:class:`SubPrime` agents shared by the primes, and gives each prime that is
-willing to subcontract a :class:`SubcontractedSupply`. Then, month by month
-(docs/ODD.md, "Supply chains"):
+:class:`SubPrime` agents shared by the primes and gives each prime willing to
+subcontract a :class:`SubcontractedSupply`. Then, month by month:
 
-* delivery: each service type's hours go to the prime's sub-primes in order of
-  value (cost per effective hour), each up to its contracted hours, and the
-  rest in-house. A sub-prime pays its delivery costs at once; the prime pays
-  its fee ``payment_lag_months`` later.
-* outcome payments: when the commissioner pays the prime for a cohort, each
-  sub-prime that served it gets its ``outcome_share`` of the part of the
-  payment its effective hours earned, 18 months or more after the work.
-* make or buy and terms: where the prime's demand for a type exceeds what it
+* Delivery. Each service type's hours go to the prime's sub-primes in order
+  of value (cost per effective hour), each up to its contracted hours; the
+  rest are delivered in-house. A sub-prime pays its staff at once; the prime
+  pays its fee ``payment_lag_months`` later.
+* Outcome payments. When the commissioner pays the prime for a cohort, each
+  sub-prime that served the cohort gets its ``outcome_share`` of the part of
+  the payment its effective hours earned: 18 months or more after the work.
+* Make or buy, and terms. Where a prime's demand for a type exceeds what it
   has contracted and it has room for another sub-prime, it offers terms (a
-  price over the sub-prime's full cost, an outcome share passed down with the
-  fee cut by its expected value, a payment lag, a volume commitment) to every
-  sub-prime of that type that would be better value than in-house. Each
-  decides by :func:`acceptable`: its bargaining power (:func:`bargaining_power`,
-  from the months of costs its reserves cover and the other primes bidding
-  for it) sets the margin it insists on and the share of its income it will
-  leave at risk. If all decline, the prime improves the price in steps, never
-  past in-house value. All subcontracts are re-let every ``renewal_months``.
-* exits and entry: a sub-prime whose cash goes below zero is insolvent and
-  leaves; one that has lost money for ``exit_loss_months`` in a row with its
-  cash below ``exit_reserve_share`` of its starting reserves leaves too. Its
-  work goes back in-house or to another sub-prime. Where a prime still wants
-  to subcontract a type and nobody will take it, an entrant of that type may
-  appear (chance ``entry.probability_per_month``) if the terms on offer would
-  suit it.
+  price over the sub-prime's full cost, with the fee cut by the expected value
+  of any outcome share passed down; a payment lag; a volume commitment) to
+  every sub-prime of that type that would be better value than in-house. Each
+  answers by :func:`acceptable`: its :func:`bargaining_power` (from the months
+  of costs its reserves cover and the other primes bidding for it) sets the
+  margin it insists on and the share of its income it will leave at risk. If
+  all decline, the prime improves the price in steps, never past in-house
+  value, and then chooses among those who accept. Every subcontract is re-let
+  each ``renewal_months``, so terms follow beliefs and bargaining power.
+* Exit and entry. A sub-prime whose cash goes below zero is insolvent and
+  leaves; one that has lost money ``exit_loss_months`` in a row with its cash
+  below ``exit_reserve_share`` of its starting reserves leaves too. Its work
+  goes back in-house or to another sub-prime. Where a prime still wants to
+  subcontract a type and nobody will take it, an entrant of that type may
+  appear (chance ``entry.probability_per_month``) if the terms on offer suit it.
 
-Who carries the outcome risk, who survives and who leaves is nowhere set
-directly: it follows from the terms, the sub-primes' reserves and their cash
-flow. Every payment is recorded in the model's ledger; sub-primes hold their
-own cash.
+Who carries outcome risk, who survives and who leaves is set nowhere: it
+follows from the terms, the sub-primes' reserves and their cash flow. Every
+payment is in the model's ledger; sub-primes hold their own cash, so their
+cash can be held to the ledger like the primes'.
 """
 
 from __future__ import annotations
@@ -63,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REOFFENCES_PER_REOFFENDER",
+    "Decision",
     "InHouse",
     "Market",
     "SubPrime",
@@ -78,11 +78,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Reoffences per reoffender (Ministry of Justice, 2011 cohort: 2.9), used for a prime's prior only.
+#: Reoffences per reoffender (Ministry of Justice, 2011: 2.9); used for a prime's prior only.
 REOFFENCES_PER_REOFFENDER = 2.9
 #: How many cohorts' worth of evidence a prime's prior value of an effective hour is worth.
 _PRIOR_COHORTS = 6.0
-#: Demand for a type below this share of the prime's hours of it is not worth tendering for.
+#: A type's unmet hours below this share of the prime's hours of it are not worth a tender.
 _TENDER_THRESHOLD = 0.02
 _N_TYPES = len(SERVICE_TYPES)
 
@@ -90,21 +90,21 @@ _N_TYPES = len(SERVICE_TYPES)
 class SupplyChain(Protocol):
     """Delivery of a prime's chosen hours, and the money that follows them."""
 
-    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray, needs: np.ndarray) -> np.ndarray:
+    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
+                needs: np.ndarray) -> np.ndarray:
         """Deliver ``hours`` (people x service types); pay for them; return each person's dose."""
         ...
 
     def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
-        """The prime has been paid ``amount`` for ``cohort``'s outcomes."""
+        """Handle the prime being paid ``amount`` for ``cohort``'s outcomes."""
         ...
 
     def cost_per_hour(self) -> float:
-        """What an hour cost the prime last month, on average over types (subcontract price with its
-        expected outcome share, or in-house unit cost)."""
+        """Return last month's average cost of an hour to the prime, over service types."""
         ...
 
     def retained_outcome_share(self) -> float:
-        """Share of its outcome payments the prime expects to keep after passing shares down."""
+        """Return the share of its outcome payments the prime keeps after passing shares down."""
         ...
 
 
@@ -114,25 +114,27 @@ class InHouse:
     def __init__(self, prime: Prime) -> None:
         self.prime = prime
 
-    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray, needs: np.ndarray) -> np.ndarray:
-        """Pay the prime's staff for every hour; dose is hours on assessed needs times effectiveness."""
+    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
+                needs: np.ndarray) -> np.ndarray:
+        """Pay the prime's staff for every hour; dose is hours on assessed needs x effectiveness."""
         spec = self.prime.spec
-        self.prime.spend(month, "front_line_delivery", "delivery_cost", float(hours.sum()) * spec.unit_cost_per_hour)
+        cost = float(hours.sum()) * spec.unit_cost_per_hour
+        self.prime.spend(month, "front_line_delivery", "delivery_cost", cost)
         return (hours * needs).sum(axis=1) * spec.effectiveness
 
     def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
-        """In-house, the prime keeps every outcome payment."""
+        """Keep every outcome payment: in-house, there is nobody to share it with."""
 
     def cost_per_hour(self) -> float:
-        """The prime's own unit cost."""
+        """Return the prime's own unit cost."""
         return float(self.prime.spec.unit_cost_per_hour)
 
     def retained_outcome_share(self) -> float:
-        """In-house, the prime keeps everything."""
+        """Return 1: in-house, the prime keeps everything."""
         return 1.0
 
 
-# -- terms and the sub-prime's decision: pure functions ----------------------------------------------
+# -- terms, and a sub-prime's answer: pure functions ------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -140,15 +142,17 @@ class Terms:
     """A subcontract offer for one service type.
 
     Attributes:
-        fee_per_hour: paid for every hour delivered, ``payment_lag_months`` after the month of delivery.
-        outcome_share: share of the outcome payment earned by the sub-prime's effective hours that is
-            passed down to it when the cohort is paid for.
-        expected_share_per_hour: what the prime expects that share to be worth per hour delivered
-            (disclosed with the offer: the fee was cut by it).
+        fee_per_hour: paid for each hour delivered, ``payment_lag_months`` after delivery.
+        outcome_share: share of the outcome payment earned by the sub-prime's effective hours
+            that is passed down to it when the cohort is paid for.
+        expected_share_per_hour: what the prime expects that share to be worth per hour
+            delivered (disclosed with the offer: the fee was cut by it).
         payment_lag_months: months from delivery to payment of the fee.
-        hours: hours per month contracted (the most the prime will refer; capacity the sub-prime reserves).
-        committed_hours: hours per month promised, referred or not.
-        margin: the margin over the sub-prime's full cost the prime priced the hour at.
+        hours: hours a month contracted: the most the prime will refer, and capacity the
+            sub-prime reserves for it.
+        committed_hours: hours a month promised, referred or not.
+        margin: the margin over the sub-prime's full cost the hour was priced at.
+
     """
 
     fee_per_hour: float
@@ -171,19 +175,21 @@ class Terms:
         return self.expected_share_per_hour / price if price > 0 else 0.0
 
 
-def bargaining_power(cash: float, monthly_cost: float, alternatives: int, runway_half_months: float) -> float:
-    """How far a sub-prime can afford to refuse terms: 0 (must take any work) to 1 (can walk away).
+def bargaining_power(cash: float, monthly_cost: float, alternatives: int,
+                     runway_half_months: float) -> float:
+    """Return how far a sub-prime can afford to refuse terms: 0 (must take any work) to 1.
 
     Reserves buy time to wait for better work: with ``runway`` months of its
-    costs in cash, its own power is ``runway / (runway + runway_half_months)``.
-    Every other prime bidding for it with acceptable terms is a way out too,
-    so each alternative halves, thirds, ... its remaining weakness.
+    costs in cash its own power is ``runway / (runway + runway_half_months)``.
+    Each other prime bidding for it with terms it could live with is a way out
+    too, so its remaining weakness is divided by ``1 + alternatives``.
 
     Args:
-        cash: cash in hand (negative counts as none).
+        cash: cash in hand (below zero counts as none).
         monthly_cost: its costs in a month at full capacity.
-        alternatives: other primes tendering for its service type with terms it could live with.
-        runway_half_months: months of costs at which it has half of full power.
+        alternatives: other primes tendering for its service type on terms it could accept.
+        runway_half_months: months of costs in reserve that give half of full power.
+
     """
     if monthly_cost <= 0:
         own = 1.0
@@ -193,28 +199,30 @@ def bargaining_power(cash: float, monthly_cost: float, alternatives: int, runway
     return 1.0 - (1.0 - own) / (1.0 + max(alternatives, 0))
 
 
-def acceptable(terms: Terms, *, full_cost_per_hour: float, risk_tolerance: float, min_margin: float,
-               power: float, demanded_margin: float, discount_rate: float, outcome_delay_months: float) -> bool:
-    """Whether a sub-prime takes the terms.
+def acceptable(terms: Terms, *, full_cost_per_hour: float, risk_tolerance: float,
+               min_margin: float, power: float, demanded_margin: float, discount_rate: float,
+               outcome_delay_months: float) -> bool:
+    """Return whether a sub-prime takes the terms.
 
-    It values the fee after its lag and the expected outcome share after the
+    It values the fee after its lag, and the expected outcome share after the
     wait for the cohort to be measured, at its cost of waiting
     (``discount_rate`` a month), against its full cost of an hour. With no
     bargaining power it takes any terms that earn ``min_margin`` and puts up
-    with any share at risk; with full power it insists on ``demanded_margin``
-    and at most ``risk_tolerance`` of its income at risk. Between, both limits
-    move in proportion to its power: so a sub-prime with big reserves declines
+    with any share of its income at risk; with full power it insists on
+    ``demanded_margin`` and at most ``risk_tolerance`` at risk. In between
+    both limits move with its power, so a sub-prime with big reserves declines
     terms that a poor one accepts.
 
     Args:
         terms: the offer.
         full_cost_per_hour: unit cost plus overhead spread over its capacity.
-        risk_tolerance: share of income at risk it accepts at full power.
-        min_margin: lowest margin it accepts with no power (negative: it subsidises the work).
+        risk_tolerance: share of income it leaves at risk when it has full power.
+        min_margin: lowest margin it takes with no power (negative: it subsidises the work).
         power: from :func:`bargaining_power`.
-        demanded_margin: margin it insists on at full power.
+        demanded_margin: margin it insists on with full power.
         discount_rate: monthly cost of waiting for money.
         outcome_delay_months: months from delivery to the outcome payment, on average.
+
     """
     wait = 1.0 + discount_rate
     value = (terms.fee_per_hour * wait ** -terms.payment_lag_months
@@ -225,16 +233,18 @@ def acceptable(terms: Terms, *, full_cost_per_hour: float, risk_tolerance: float
     return margin >= needed - 1e-12 and terms.at_risk_share <= most_at_risk + 1e-12
 
 
-def expected_outcome_per_referral(model: PbRModel, reduction: float, band_shares: np.ndarray) -> float:
-    """Outcome payment per referral a prime expects if reoffending is measured ``reduction`` below baseline.
+def expected_outcome_per_referral(model: PbRModel, reduction: float,
+                                  band_shares: np.ndarray) -> float:
+    """Return the outcome payment per referral a prime expects at a measured ``reduction``.
 
-    Evaluates the contract's own payment rules on a typical cohort of one
-    area's monthly referrals, with the counterfactual at the published base rate
-    of the cohort type and reoffences at :data:`REOFFENCES_PER_REOFFENDER`.
+    Applies the contract's own payment rules to a typical cohort (one area's
+    monthly referrals, in the prime's mix of payment bands) whose proven
+    reoffending is ``reduction`` (relative) below a counterfactual at the cohort
+    type's published base rate, with :data:`REOFFENCES_PER_REOFFENDER`.
     """
     contract = model.design.contract
     pay = contract.payment
-    size = max(model.design.cohort.referrals_per_year / 12.0 / max(len(model.prime_of_area), 1), 1.0)
+    size = max(model.design.cohort.referrals_per_year / 12.0 / len(model.prime_of_area), 1.0)
     n = size * np.asarray(band_shares, dtype=float)
     rate = model.profile.base_rate
     frequency = rate * REOFFENCES_PER_REOFFENDER
@@ -245,24 +255,27 @@ def expected_outcome_per_referral(model: PbRModel, reduction: float, band_shares
     return sum(outcome_payment(component, outcome) for component in pay.outcomes) / size
 
 
-# -- agents --------------------------------------------------------------------------------------------
+# -- agents --------------------------------------------------------------------------------------
 
 
 class SubPrime(mesa.Agent):
     """A specialist sub-contractor of one service type, with its own cash.
 
     Attributes:
-        name: unique name (the payee in the ledger).
+        name: unique name (its name in the ledger).
         sector: voluntary, social_enterprise, private or public.
         service_type: index into :data:`~sim.vocabulary.SERVICE_TYPES`.
-        cash: cash in hand; below zero it is insolvent.
-        contracts: live subcontracts.
-        claims: per cohort, its share-weighted effective hours (what its outcome shares are paid on).
+        cash: cash in hand; below zero at a month's end it is insolvent.
+        contracts: its live subcontracts.
+        claims: by cohort, its share-weighted effective hours (what outcome shares are paid on).
+        active: False once it has left the market.
+
     """
 
-    def __init__(self, model: PbRModel, *, name: str, sector: str, service_type: int, capacity: float,
-                 unit_cost: float, overhead: float, effectiveness: float, reserves: float,
-                 risk_tolerance: float, min_margin: float, entered: int, n_cohorts: int) -> None:
+    def __init__(self, model: PbRModel, *, name: str, sector: str, service_type: int,
+                 capacity: float, unit_cost: float, overhead: float, effectiveness: float,
+                 reserves: float, risk_tolerance: float, min_margin: float, entered: int,
+                 n_cohorts: int) -> None:
         super().__init__(model)
         self.name = name
         self.sector = sector
@@ -278,9 +291,11 @@ class SubPrime(mesa.Agent):
         self.cash = reserves
         self.min_cash = reserves
         self.contracts: list[Subcontract] = []
+        self.claims = np.zeros(n_cohorts)
         self.active = True
         self.exit_month: int | None = None
         self.exit_reason: str | None = None
+        self.cash_at_exit: float | None = None
         self.income = 0.0
         self.at_risk_income = 0.0
         self.expected_at_risk = 0.0
@@ -291,11 +306,10 @@ class SubPrime(mesa.Agent):
         self.max_hours_month = 0.0
         self.month_net = 0.0
         self.loss_streak = 0
-        self.claims = np.zeros(n_cohorts)
 
     @property
     def full_cost_per_hour(self) -> float:
-        """Unit cost plus overhead spread over its capacity (what an open-book price is set over)."""
+        """Unit cost plus overhead spread over its capacity (what open-book prices are set over)."""
         return self.unit_cost + self.overhead / self.capacity
 
     @property
@@ -305,7 +319,7 @@ class SubPrime(mesa.Agent):
 
     @property
     def free_hours(self) -> float:
-        """Capacity not yet contracted to any prime."""
+        """Capacity not contracted to any prime."""
         return self.capacity - sum(c.terms.hours for c in self.contracts)
 
     def pay(self, month: int, payee: str, kind: str, amount: float) -> None:
@@ -329,12 +343,14 @@ class SubPrime(mesa.Agent):
         if kind == "outcome_share":
             self.at_risk_income += amount
 
-    def deliver(self, month: int, hours: float) -> None:
+    def deliver(self, month: int, hours: float, expected_share_per_hour: float) -> None:
         """Deliver referred hours, paying front-line staff at once."""
-        self.pay(month, "front_line_delivery", "delivery_cost", hours * self.unit_cost)
-        self.delivery_cost += hours * self.unit_cost
+        cost = hours * self.unit_cost
+        self.pay(month, "front_line_delivery", "delivery_cost", cost)
+        self.delivery_cost += cost
         self.hours_month += hours
         self.hours_total += hours
+        self.expected_at_risk += hours * expected_share_per_hour
 
     def close_month(self, month: int) -> None:
         """Pay the month's overhead if it has held a subcontract this month."""
@@ -342,7 +358,7 @@ class SubPrime(mesa.Agent):
             self.pay(month, "overhead", "overhead", self.overhead)
 
     def review(self, spec: MarketSpec) -> str | None:
-        """The month's result: why it leaves the market now (``insolvency``, ``losses``), or None."""
+        """Close the month's books; return why it leaves now (insolvency, losses) or None."""
         self.max_hours_month = max(self.max_hours_month, self.hours_month)
         self.hours_month = 0.0
         self.loss_streak = self.loss_streak + 1 if self.month_net < 0 else 0
@@ -351,7 +367,8 @@ class SubPrime(mesa.Agent):
             return None
         if self.cash < 0:
             return "insolvency"
-        if self.loss_streak >= spec.exit_loss_months and self.cash < spec.exit_reserve_share * self.reserves:
+        if (self.loss_streak >= spec.exit_loss_months
+                and self.cash < spec.exit_reserve_share * self.reserves):
             return "losses"
         return None
 
@@ -374,16 +391,17 @@ class Subcontract:
         return self.terms.price_per_hour / self.subprime.effectiveness
 
 
-# -- a prime's supply chain ----------------------------------------------------------------------------
+# -- a prime's supply chain ----------------------------------------------------------------------
 
 
 class SubcontractedSupply:
     """A prime's supply chain: its subcontracts by service type, and in-house for the rest.
 
-    It also holds what the prime believes an effective hour earns in outcome
-    payments (to value the share it passes down): a prior from the contract's
-    payment rules and its ``expected_reduction``, replaced by what is actually
-    paid as cohorts are measured.
+    It also holds what the prime believes an effective hour (an hour on an
+    assessed need, times the deliverer's effectiveness) earns in outcome
+    payments, to value the share it passes down: a prior from the contract's
+    payment rules and the policy's ``expected_reduction``, outweighed by what
+    is actually paid as cohorts are measured.
     """
 
     def __init__(self, prime: Prime, market: Market) -> None:
@@ -398,45 +416,43 @@ class SubcontractedSupply:
         self.outcome_dose = 0.0
         self._settled: set[int] = set()
         self._cohort_dose: tuple[int, float] = (-1, 0.0)
+        self._rows = np.zeros(0, dtype=np.intp)
+        self._band_shares: np.ndarray | None = None
         self._last_cost = float(prime.spec.unit_cost_per_hour)
         self._last_retained = 1.0
-        self._band_shares: np.ndarray | None = None
 
-    # the prime's view of value
+    # -- the prime's view of value
     @property
     def inhouse_cost_per_effective_hour(self) -> float:
         """What an hour of effect costs the prime with its own staff."""
         return self.prime.spec.unit_cost_per_hour / self.prime.spec.effectiveness
 
     def outcome_value_per_effective_hour(self) -> float:
-        """Believed outcome payment earned per effective hour (hour on an assessed need x effectiveness)."""
-        store = self.market.model.store
-        rows = self._caseload_rows()
+        """Return the outcome payment the prime believes an effective hour earns."""
+        model = self.market.model
+        observed = self.outcome_paid / self.outcome_dose if self.outcome_dose > 0 else 0.0
+        rows = self._rows
         if rows.size == 0 or self._band_shares is None:
-            return self.outcome_paid / self.outcome_dose if self.outcome_dose > 0 else 0.0
-        months = (self.market.model.steps - store.referral_month[rows] + 1).astype(float)
-        dose_per_month = float(store.dose[rows].sum(dtype=np.float64) / months.sum())
-        per_referral_dose = dose_per_month * self.market.model.service_months
-        if per_referral_dose <= 0:
-            return self.outcome_paid / self.outcome_dose if self.outcome_dose > 0 else 0.0
-        prior = expected_outcome_per_referral(self.market.model, self.policy.expected_reduction,
-                                              self._band_shares) / per_referral_dose
-        size = self.market.model.design.cohort.referrals_per_year / 12.0 / len(self.market.model.prime_of_area)
-        weight = _PRIOR_COHORTS * size * per_referral_dose
+            return observed
+        store = model.store
+        # dose per referral over the service period, from the current caseload's dose so far
+        months = float((model.steps - store.referral_month[rows] + 1).sum())
+        per_referral = float(store.dose[rows].sum(dtype=np.float64)) / months * model.service_months
+        if per_referral <= 0:
+            return observed
+        prior = expected_outcome_per_referral(model, self.policy.expected_reduction,
+                                              self._band_shares) / per_referral
+        size = model.design.cohort.referrals_per_year / 12.0 / len(model.prime_of_area)
+        weight = _PRIOR_COHORTS * size * per_referral
         return (prior * weight + self.outcome_paid) / (weight + self.outcome_dose)
 
-    def _caseload_rows(self) -> np.ndarray:
-        model = self.market.model
-        lo = model._window_start(model.steps, model.service_months)
-        areas = model.store.area[lo:model.store.size]
-        return lo + np.flatnonzero(model.area_prime[areas] == self.prime.index)
-
-    def offer(self, subprime: SubPrime, margin: float, hours: float, value_per_effective_hour: float) -> Terms:
-        """The terms this prime offers a sub-prime at a given margin over its full cost."""
+    def offer(self, subprime: SubPrime, margin: float, hours: float,
+              value_per_effective_hour: float) -> Terms:
+        """Return the terms this prime offers a sub-prime at a margin over its full cost."""
         policy = self.policy
-        t = subprime.service_type
         price = subprime.full_cost_per_hour * (1.0 + margin)
-        expected_share = policy.outcome_share_passed * value_per_effective_hour * subprime.effectiveness * self.matched[t]
+        expected_share = (policy.outcome_share_passed * value_per_effective_hour
+                          * subprime.effectiveness * self.matched[subprime.service_type])
         return Terms(
             fee_per_hour=max(price - expected_share, 0.0),
             outcome_share=policy.outcome_share_passed,
@@ -448,26 +464,33 @@ class SubcontractedSupply:
         )
 
     def better_value(self, terms: Terms, subprime: SubPrime) -> bool:
-        """Whether buying on these terms beats delivering in-house, per effective hour."""
+        """Return whether buying on these terms beats in-house delivery, per effective hour."""
         return terms.price_per_hour / subprime.effectiveness < self.inhouse_cost_per_effective_hour
 
     def contracted(self, t: int) -> float:
-        """Hours per month contracted for service type ``t``."""
+        """Hours a month contracted for service type ``t``."""
         return sum(c.terms.hours for c in self.by_type[t])
 
-    # the SupplyChain protocol
-    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray, needs: np.ndarray) -> np.ndarray:
-        """Refer each type's hours to sub-primes in order of value up to their contracted hours; the rest in-house."""
+    # -- the SupplyChain protocol
+    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
+                needs: np.ndarray) -> np.ndarray:
+        """Refer each type's hours to sub-primes in order of value, up to their contracted hours.
+
+        What is left is delivered in-house. Each person's dose uses, for each
+        type, the hours-weighted effectiveness of whoever delivered it.
+        """
         prime = self.prime
         spec = prime.spec
         market = self.market
-        hn = hours * needs
+        on_need = hours * needs
         by_type = hours.sum(axis=0, dtype=np.float64)
-        matched = hn.sum(axis=0, dtype=np.float64)
+        matched = on_need.sum(axis=0, dtype=np.float64)
         self.demand = by_type
         self.matched = np.divide(matched, by_type, out=np.ones(_N_TYPES), where=by_type > 0)
+        self._rows = rows
         if self._band_shares is None:
-            self._band_shares = np.bincount(market.model.store.pay_band[rows], minlength=4) / rows.size
+            bands = np.bincount(market.model.store.pay_band[rows], minlength=4)
+            self._band_shares = bands / rows.size
         effectiveness = np.full(_N_TYPES, spec.effectiveness)
         inhouse = by_type.copy()
         cost = 0.0
@@ -482,53 +505,54 @@ class SubcontractedSupply:
                 if h <= 0:
                     break
                 c.referred += h
-                c.subprime.deliver(month, h)
-                c.subprime.expected_at_risk += h * c.terms.expected_share_per_hour
+                c.subprime.deliver(month, h, c.terms.expected_share_per_hour)
                 market.accrue_fee(month + c.terms.payment_lag_months, c, h * c.terms.fee_per_hour)
                 effective += h * c.subprime.effectiveness
                 cost += h * c.terms.price_per_hour
-                market.bought[prime.index, t] += h
-                market.month_bought += h
                 if c.terms.outcome_share > 0:
                     shared.append((c, h / by_type[t]))
                 left -= h
             inhouse[t] = max(left, 0.0)
             effectiveness[t] = (effective + inhouse[t] * spec.effectiveness) / by_type[t]
-        market.inhouse[prime.index] += inhouse
-        market.month_inhouse += float(inhouse.sum())
-        prime.spend(month, "front_line_delivery", "delivery_cost", float(inhouse.sum()) * spec.unit_cost_per_hour)
-        cost += float(inhouse.sum()) * spec.unit_cost_per_hour
-        total_hours = float(by_type.sum())
-        self._last_cost = cost / total_hours if total_hours > 0 else float(spec.unit_cost_per_hour)
-        dose = hn @ effectiveness.astype(np.float32)
+        market.record_hours(prime.index, by_type - inhouse, inhouse)
+        inhouse_cost = float(inhouse.sum()) * spec.unit_cost_per_hour
+        prime.spend(month, "front_line_delivery", "delivery_cost", inhouse_cost)
+        total = float(by_type.sum())
+        self._last_cost = (cost + inhouse_cost) / total if total > 0 else spec.unit_cost_per_hour
         if shared:
-            self._attribute(rows, hn, shared, float(matched @ effectiveness))
+            self._attribute(rows, on_need, shared, float(matched @ effectiveness))
         else:
             self._last_retained = 1.0
-        return dose
+        return on_need @ effectiveness.astype(np.float32)
 
-    def _attribute(self, rows: np.ndarray, hn: np.ndarray, shared: list[tuple[Subcontract, float]],
-                   total_dose: float) -> None:
+    def _attribute(self, rows: np.ndarray, on_need: np.ndarray,
+                   shared: list[tuple[Subcontract, float]], total_dose: float) -> None:
         """Add each sharing sub-prime's effective hours to its claim on every cohort it served."""
-        store = self.market.model.store
-        areas = len(self.market.model.prime_of_area)
-        key = store.referral_month[rows].astype(np.int64) * areas + store.area[rows]
+        model = self.market.model
+        areas = len(model.prime_of_area)
+        # store rows run by referral month, then area: each cohort is one run of rows
+        key = model.store.referral_month[rows].astype(np.int64) * areas + model.store.area[rows]
         starts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
-        per_cohort = np.add.reduceat(hn, starts, axis=0, dtype=np.float64)
+        per_cohort = np.add.reduceat(on_need, starts, axis=0, dtype=np.float64)
         cohort = key[starts] - areas
         passed = 0.0
         for c, fraction in shared:
-            claim = c.terms.outcome_share * fraction * c.subprime.effectiveness * per_cohort[:, c.service_type]
+            claim = (c.terms.outcome_share * fraction * c.subprime.effectiveness
+                     * per_cohort[:, c.service_type])
             np.add.at(c.subprime.claims, cohort, claim)
             passed += float(claim.sum())
         self._last_retained = 1.0 - passed / total_dose if total_dose > 0 else 1.0
 
     def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
-        """Pass each sub-prime its share of the payment its effective hours earned for this cohort."""
-        store = self.market.model.store
-        index = (cohort.month - 1) * len(self.market.model.prime_of_area) + cohort.area
+        """Pass each sub-prime its share of the payment its effective hours earned for the cohort.
+
+        The payment also teaches the prime what an effective hour earns.
+        """
+        model = self.market.model
+        index = (cohort.month - 1) * len(model.prime_of_area) + cohort.area
         if self._cohort_dose[0] != index:
-            self._cohort_dose = (index, float(store.dose[cohort.start:cohort.stop].sum(dtype=np.float64)))
+            dose = float(model.store.dose[cohort.start:cohort.stop].sum(dtype=np.float64))
+            self._cohort_dose = (index, dose)
         total = self._cohort_dose[1]
         if index not in self._settled:
             self._settled.add(index)
@@ -539,17 +563,18 @@ class SubcontractedSupply:
         for subprime in self.claimants:
             claim = subprime.claims[index]
             if claim > 0:
-                subprime.paid_by(self.prime, month, "outcome_share", amount * min(claim / total, 1.0))
+                share = amount * min(claim / total, 1.0)
+                subprime.paid_by(self.prime, month, "outcome_share", share)
 
     def cost_per_hour(self) -> float:
-        """Last month's cost of an hour, over types: subcontract prices (fee and expected share) and in-house."""
+        """Return last month's cost of an hour: subcontract prices (with shares) and in-house."""
         return self._last_cost
 
     def retained_outcome_share(self) -> float:
-        """Share of last month's effective hours whose outcome payments the prime keeps."""
+        """Return the share of last month's effective hours whose outcome payments it keeps."""
         return self._last_retained
 
-    # contracts
+    # -- holding subcontracts
     def add(self, contract: Subcontract) -> None:
         """Hold a new subcontract, keeping each type's subcontracts in order of value."""
         bucket = self.by_type[contract.service_type]
@@ -563,7 +588,7 @@ class SubcontractedSupply:
         self.by_type[contract.service_type].remove(contract)
 
 
-# -- the market ----------------------------------------------------------------------------------------
+# -- the market ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -573,73 +598,88 @@ class Decision:
     month: int
     prime: str
     subprime: str
+    sector: str
     service_type: str
     fee_per_hour: float
     outcome_share: float
     at_risk_share: float
     payment_lag_months: int
     margin: float
+    alternatives: int
     power: float
     cash: float
     accepted: bool
 
 
 class Market:
-    """The pool of sub-primes shared by the primes: tendering, renewal, payment of fees, exit and entry."""
+    """The pool of sub-primes shared by the primes: tenders, fees, exits and entry.
+
+    Args:
+        model: the model, with its primes already made.
+        spec: the scenario's market.
+
+    """
 
     def __init__(self, model: PbRModel, spec: MarketSpec) -> None:
         self.model = model
         self.spec = spec
         self.subprimes: list[SubPrime] = []
         self.chains: list[SubcontractedSupply] = []
+        self.decisions: list[Decision] = []
         self.n_cohorts = model.referral_months * len(model.prime_of_area)
+        # on average, service is half-way through the service period when it is given
         self.outcome_delay = model.measure_delay + model.service_months / 2.0
         self.bought = np.zeros((len(model.primes), _N_TYPES))
         self.inhouse = np.zeros((len(model.primes), _N_TYPES))
-        self.decisions: list[Decision] = []
-        self._fees_due: dict[int, list[tuple[Subcontract, float]]] = defaultdict(list)
-        self._names: dict[str, int] = defaultdict(int)
         self.exits = {"insolvency": 0, "losses": 0}
         self.entries = 0
         self.committed_hours = 0.0
         self.unreferred_hours = 0.0
         self.honoured_fees = 0.0
-        self.month_bought = 0.0
-        self.month_inhouse = 0.0
-        self._month_exits = 0
-        self._month_entries = 0
-        rng = model.rng
+        self._fees_due: dict[int, list[tuple[Subcontract, float]]] = defaultdict(list)
+        self._names: dict[str, int] = defaultdict(int)
+        self._month = {"bought": 0.0, "inhouse": 0.0, "exits": 0, "entries": 0}
         for group in spec.subprimes:
             for i in range(group.count):
-                service_type = SERVICE_TYPES.index(group.service_types[i % len(group.service_types)])
-                self._create(group, service_type, rng, entered=0)
+                t = SERVICE_TYPES.index(group.service_types[i % len(group.service_types)])
+                self._create(group, t, entered=0)
 
-    # -- creating sub-primes
-    def _create(self, group: SubPrimeSpec, service_type: int, rng: np.random.Generator, entered: int) -> SubPrime:
+    def _create(self, group: SubPrimeSpec, service_type: int, entered: int) -> SubPrime:
+        """Make a member of ``group``: capacity, cost and reserves drawn around the group's."""
         s = group.spread
-        z = rng.standard_normal(3)
-        # mean-preserving log-normal draws: members differ, the group's averages are as written
+        z = self.model.rng.standard_normal(3)
+        # mean-preserving log-normal draws, so the group's averages are as written
         capacity = group.capacity_hours_per_month * math.exp(s * z[0] - s * s / 2)
         unit_cost = group.unit_cost_per_hour * math.exp(s / 3 * z[1] - (s / 3) ** 2 / 2)
         reserves = group.reserves * math.exp(2 * s * z[2] - 2 * s * s)
-        stem = group.name or f"{group.sector.replace('_', ' ').capitalize()} {SERVICE_TYPES[service_type].replace('_', ' ')}"
+        stem = group.name or (f"{group.sector.replace('_', ' ').capitalize()} "
+                              f"{SERVICE_TYPES[service_type].replace('_', ' ')}")
         self._names[stem] += 1
         subprime = SubPrime(
-            self.model, name=f"{stem} {self._names[stem]}", sector=group.sector, service_type=service_type,
-            capacity=capacity, unit_cost=unit_cost, overhead=group.overhead_per_month,
-            effectiveness=group.effectiveness, reserves=reserves, risk_tolerance=group.risk_tolerance,
-            min_margin=group.min_margin, entered=entered, n_cohorts=self.n_cohorts,
+            self.model, name=f"{stem} {self._names[stem]}", sector=group.sector,
+            service_type=service_type, capacity=capacity, unit_cost=unit_cost,
+            overhead=group.overhead_per_month, effectiveness=group.effectiveness,
+            reserves=reserves, risk_tolerance=group.risk_tolerance, min_margin=group.min_margin,
+            entered=entered, n_cohorts=self.n_cohorts,
         )
         self.subprimes.append(subprime)
         return subprime
 
-    # -- money
+    # -- money and hours
     def accrue_fee(self, due: int, contract: Subcontract, amount: float) -> None:
-        """A fee for delivered (or promised) hours, to be paid in month ``due``."""
+        """Owe a fee for delivered (or promised) hours, to be paid in month ``due``."""
         if amount > 0:
             self._fees_due[due].append((contract, amount))
 
+    def record_hours(self, prime: int, bought: np.ndarray, inhouse: np.ndarray) -> None:
+        """Count a prime's hours by type bought from sub-primes and delivered in-house."""
+        self.bought[prime] += bought
+        self.inhouse[prime] += inhouse
+        self._month["bought"] += float(bought.sum())
+        self._month["inhouse"] += float(inhouse.sum())
+
     def _pay_fees(self, month: int) -> None:
+        """Pay the fees due; in the last month of the run, everything still owed."""
         last = month >= self.model.end_month
         for due in sorted(d for d in self._fees_due if d <= month or last):
             for contract, amount in self._fees_due.pop(due):
@@ -647,9 +687,9 @@ class Market:
 
     # -- the monthly round
     def end_of_month(self, month: int) -> None:
-        """After the month's delivery: overheads, promised volumes, fees due, exits, re-letting, tenders, entry."""
+        """Close the month: overheads, promises, fees due, exits, re-letting, tenders, entry."""
         model = self.model
-        self._month_exits = self._month_entries = 0
+        self._month["exits"] = self._month["entries"] = 0
         for subprime in self.subprimes:
             subprime.close_month(month)
         self._count_commitments(month)
@@ -659,18 +699,18 @@ class Market:
             if reason is not None:
                 self._exit(subprime, month, reason)
         if month >= model.last_service_month:
-            self._end_contracts(lambda c: True)
+            self._end_all()
         elif month < model.referral_months:
-            renewal = month % self.spec.renewal_months == 0
-            if renewal:
-                self._end_contracts(lambda c: True)
-            unmet = self._tender_round(month, renewal)
+            # subcontracts are let while the prime's contract takes referrals; later it runs down
+            if month % self.spec.renewal_months == 0:
+                self._end_all()
+            unmet = self._tender_round(month)
             self._entry(month, unmet)
         for chain in self.chains:
             chain.demand = np.zeros(_N_TYPES)
 
     def _count_commitments(self, month: int) -> None:
-        """Promised hours against hours referred; pay the shortfall if the prime honours its promises."""
+        """Hold promised hours against hours referred; pay any shortfall if promises are kept."""
         in_contract = month <= self.model.referral_months
         for chain in self.chains:
             for bucket in chain.by_type:
@@ -679,92 +719,112 @@ class Market:
                         short = max(c.terms.committed_hours - c.referred, 0.0)
                         self.committed_hours += c.terms.committed_hours
                         self.unreferred_hours += short
-                        if chain.policy.honour_volume_commitment:
-                            self.honoured_fees += short * c.terms.fee_per_hour
-                            self.accrue_fee(month + c.terms.payment_lag_months, c, short * c.terms.fee_per_hour)
+                        if chain.policy.honour_volume_commitment and short > 0:
+                            fee = short * c.terms.fee_per_hour
+                            self.honoured_fees += fee
+                            self.accrue_fee(month + c.terms.payment_lag_months, c, fee)
                     c.referred = 0.0
 
     def _exit(self, subprime: SubPrime, month: int, reason: str) -> None:
-        """A sub-prime leaves: its subcontracts end and their work goes back to the primes."""
+        """Take a sub-prime out of the market: its subcontracts end, their work goes back."""
         subprime.active = False
         subprime.exit_month = month
         subprime.exit_reason = reason
+        subprime.cash_at_exit = subprime.cash
         self.exits[reason] += 1
-        self._month_exits += 1
+        self._month["exits"] += 1
         for c in list(subprime.contracts):
             self._end(c)
-        logger.debug("month %d: %s leaves the market (%s, cash %.0f)", month, subprime.name, reason, subprime.cash)
+        logger.debug("month %d: %s leaves (%s, cash %.0f)", month, subprime.name, reason,
+                     subprime.cash)
 
     def _end(self, contract: Subcontract) -> None:
         contract.subprime.contracts.remove(contract)
         contract.prime.supply.drop(contract)
 
-    def _end_contracts(self, which) -> None:
+    def _end_all(self) -> None:
         for chain in self.chains:
             for bucket in chain.by_type:
                 for c in list(bucket):
-                    if which(c):
-                        self._end(c)
+                    self._end(c)
 
     # -- tendering
     def _wants(self, chain: SubcontractedSupply, t: int) -> float:
+        """Hours a month of type ``t`` the prime delivers beyond what it has contracted."""
         demand = chain.demand[t]
         want = demand - chain.contracted(t)
         return want if want > _TENDER_THRESHOLD * demand and want > 0 else 0.0
 
-    def _tender_round(self, month: int, renewal: bool) -> np.ndarray:
-        """Every prime, in a random order, tenders for the hours it wants; returns unmet wants by type."""
+    def _values(self) -> dict[int, float]:
+        return {chain.prime.index: chain.outcome_value_per_effective_hour()
+                if chain.policy.outcome_share_passed > 0 else 0.0 for chain in self.chains}
+
+    def _tender_round(self, month: int) -> np.ndarray:
+        """Let every prime, in a random order, tender for the hours it wants; return unmet hours."""
         order = self.model.rng.permutation(len(self.chains))
-        values = {chain.prime.index: chain.outcome_value_per_effective_hour()
-                  if chain.policy.outcome_share_passed > 0 else 0.0 for chain in self.chains}
-        wants = {(chain.prime.index, t): self._wants(chain, t) for chain in self.chains for t in range(_N_TYPES)}
+        values = self._values()
+        wants = {(i, t): self._wants(chain, t)
+                 for i, chain in enumerate(self.chains) for t in range(_N_TYPES)}
         unmet = np.zeros(_N_TYPES)
         for i in order:
             chain = self.chains[i]
             for t in range(_N_TYPES):
-                want = wants[chain.prime.index, t]
-                if want <= 0:
+                if wants[i, t] <= 0:
                     continue
-                rivals = [c for c in self.chains if c is not chain and wants[c.prime.index, t] > 0]
-                left = self._tender(chain, t, month, want, values, rivals)
+                # the other primes tendering for the same type are the sub-primes' alternatives
+                rivals = [c for j, c in enumerate(self.chains) if j != i and wants[j, t] > 0]
+                left = self._tender(chain, t, month, wants[i, t], values, rivals)
                 if left > 0 and len(chain.by_type[t]) < chain.policy.max_subprimes_per_type:
                     unmet[t] += left
         return unmet
 
-    def _decide(self, month: int, chain: SubcontractedSupply, subprime: SubPrime, terms: Terms,
+    def _answer(self, month: int, chain: SubcontractedSupply, subprime: SubPrime, terms: Terms,
                 values: dict[int, float], rivals: list[SubcontractedSupply]) -> bool:
-        """The sub-prime's answer to an offer, given its reserves and the other primes bidding for it."""
+        """Return the sub-prime's answer to an offer, given its reserves and its alternatives."""
         spec = self.spec
 
-        def passes(offer: Terms, power: float) -> bool:
+        def takes(offer: Terms, power: float) -> bool:
             return acceptable(offer, full_cost_per_hour=subprime.full_cost_per_hour,
-                              risk_tolerance=subprime.risk_tolerance, min_margin=subprime.min_margin,
-                              power=power, demanded_margin=spec.demanded_margin,
-                              discount_rate=spec.discount_rate_per_month, outcome_delay_months=self.outcome_delay)
+                              risk_tolerance=subprime.risk_tolerance,
+                              min_margin=subprime.min_margin, power=power,
+                              demanded_margin=spec.demanded_margin,
+                              discount_rate=spec.discount_rate_per_month,
+                              outcome_delay_months=self.outcome_delay)
 
         alternatives = sum(
-            passes(r.offer(subprime, r.policy.fee_margin_over_cost, terms.hours, values[r.prime.index]), 0.0)
+            takes(r.offer(subprime, r.policy.fee_margin_over_cost, terms.hours,
+                          values[r.prime.index]), 0.0)
             for r in rivals
         )
-        power = bargaining_power(subprime.cash, subprime.monthly_cost, alternatives, spec.runway_half_months)
-        accepted = passes(terms, power)
+        power = bargaining_power(subprime.cash, subprime.monthly_cost, alternatives,
+                                 spec.runway_half_months)
+        accepted = takes(terms, power)
         self.decisions.append(Decision(
-            month, chain.prime.name, subprime.name, SERVICE_TYPES[subprime.service_type], terms.fee_per_hour,
-            terms.outcome_share, terms.at_risk_share, terms.payment_lag_months, terms.margin, power,
+            month, chain.prime.name, subprime.name, subprime.sector,
+            SERVICE_TYPES[subprime.service_type], terms.fee_per_hour, terms.outcome_share,
+            terms.at_risk_share, terms.payment_lag_months, terms.margin, alternatives, power,
             subprime.cash, accepted,
         ))
         return accepted
 
-    def _tender(self, chain: SubcontractedSupply, t: int, month: int, want: float, values: dict[int, float],
-                rivals: list[SubcontractedSupply]) -> float:
-        """Buy up to ``want`` hours a month of type ``t``: extend incumbents, then offer new subcontracts."""
+    def _tender(self, chain: SubcontractedSupply, t: int, month: int, want: float,
+                values: dict[int, float], rivals: list[SubcontractedSupply]) -> float:
+        """Buy up to ``want`` hours a month of type ``t``; return the hours still wanted.
+
+        First the prime asks the sub-primes it holds to take more (at the same
+        margin); then, while it has room for another sub-prime, it offers its
+        terms to every sub-prime of the type that would be better value than
+        in-house, improving the margin step by step while all decline, and
+        signs the best value of those who accept.
+        """
         value = values[chain.prime.index]
         for c in list(chain.by_type[t]):
             extra = min(c.subprime.free_hours, want)
             if extra <= 0:
                 continue
             terms = chain.offer(c.subprime, c.terms.margin, c.terms.hours + extra, value)
-            if chain.better_value(terms, c.subprime) and self._decide(month, chain, c.subprime, terms, values, rivals):
+            if (chain.better_value(terms, c.subprime)
+                    and self._answer(month, chain, c.subprime, terms, values, rivals)):
                 self._end(c)
                 self._sign(chain, c.subprime, terms, month)
                 want -= extra
@@ -782,7 +842,8 @@ class Market:
                             offers.append((subprime, terms))
             if not offers:
                 break
-            accepted = [(s, terms) for s, terms in offers if self._decide(month, chain, s, terms, values, rivals)]
+            accepted = [(s, terms) for s, terms in offers
+                        if self._answer(month, chain, s, terms, values, rivals)]
             if not accepted:
                 margin += policy.fee_margin_step
                 if margin > policy.max_fee_margin_over_cost + 1e-9:
@@ -793,97 +854,109 @@ class Market:
                 if want <= 0 or len(chain.by_type[t]) >= policy.max_subprimes_per_type:
                     break
                 hours = min(subprime.free_hours, want)
-                self._sign(chain, subprime, replace(terms, hours=hours,
-                                                    committed_hours=policy.volume_commitment_share * hours), month)
+                committed = policy.volume_commitment_share * hours
+                self._sign(chain, subprime, replace(terms, hours=hours, committed_hours=committed),
+                           month)
                 want -= hours
         return max(want, 0.0)
 
-    def _sign(self, chain: SubcontractedSupply, subprime: SubPrime, terms: Terms, month: int) -> None:
+    def _sign(self, chain: SubcontractedSupply, subprime: SubPrime, terms: Terms,
+              month: int) -> None:
         contract = Subcontract(chain.prime, subprime, subprime.service_type, terms, month)
         subprime.contracts.append(contract)
         chain.add(contract)
 
     # -- entry
     def _entry(self, month: int, unmet: np.ndarray) -> None:
-        """Where primes want to subcontract a type and nobody takes it, an entrant may appear."""
+        """Where primes want to subcontract a type and nobody will take it, let an entrant try."""
         entry = self.spec.entry
-        groups = {g.sector: g for g in reversed(self.spec.subprimes)}
+        groups = {g.sector: g for g in reversed(self.spec.subprimes)}  # first group of a sector
         sectors = [s for s in SECTORS if entry.sector_mix.get(s, 0.0) > 0 and s in groups]
         if not sectors or entry.probability_per_month <= 0:
             return
         weights = np.array([entry.sector_mix[s] for s in sectors])
         rng = self.model.rng
-        for t in np.flatnonzero(unmet > 0):
+        for t in (int(t) for t in np.flatnonzero(unmet > 0)):
             if rng.random() >= entry.probability_per_month:
                 continue
             sector = sectors[int(rng.choice(len(sectors), p=weights / weights.sum()))]
-            candidate = self._create(groups[sector], int(t), rng, entered=month)
-            values = {c.prime.index: c.outcome_value_per_effective_hour()
-                      if c.policy.outcome_share_passed > 0 else 0.0 for c in self.chains}
-            wanting = [c for c in self.chains if self._wants(c, int(t)) > 0
-                       and len(c.by_type[int(t)]) < c.policy.max_subprimes_per_type]
+            candidate = self._create(groups[sector], t, entered=month)
+            values = self._values()
+            wanting = [c for c in self.chains if self._wants(c, t) > 0
+                       and len(c.by_type[t]) < c.policy.max_subprimes_per_type]
             if not any(self._viable(c, candidate, values[c.prime.index]) for c in wanting):
-                # the opportunity does not suit it: it never enters
+                # the opportunity does not suit this would-be entrant: it stays out
                 self.subprimes.remove(candidate)
                 candidate.remove()
                 continue
             self.entries += 1
-            self._month_entries += 1
-            logger.debug("month %d: %s enters the market", month, candidate.name)
+            self._month["entries"] += 1
+            logger.debug("month %d: %s enters", month, candidate.name)
             for chain in wanting:
                 rivals = [c for c in wanting if c is not chain]
-                self._tender(chain, int(t), month, self._wants(chain, int(t)), values, rivals)
+                self._tender(chain, t, month, self._wants(chain, t), values, rivals)
 
     def _viable(self, chain: SubcontractedSupply, candidate: SubPrime, value: float) -> bool:
-        """Whether the best terms this prime would go to suit a would-be entrant."""
+        """Return whether the best terms this prime would go to suit a would-be entrant."""
         policy = chain.policy
         margin = policy.max_fee_margin_over_cost
         terms = chain.offer(candidate, margin, candidate.capacity, value)
         while not chain.better_value(terms, candidate) and margin > policy.fee_margin_over_cost:
-            margin -= policy.fee_margin_step
+            margin = max(margin - policy.fee_margin_step, policy.fee_margin_over_cost)
             terms = chain.offer(candidate, margin, candidate.capacity, value)
         if not chain.better_value(terms, candidate):
             return False
-        power = bargaining_power(candidate.cash, candidate.monthly_cost, 0, self.spec.runway_half_months)
+        power = bargaining_power(candidate.cash, candidate.monthly_cost, 0,
+                                 self.spec.runway_half_months)
         return acceptable(terms, full_cost_per_hour=candidate.full_cost_per_hour,
-                          risk_tolerance=candidate.risk_tolerance, min_margin=candidate.min_margin, power=power,
+                          risk_tolerance=candidate.risk_tolerance,
+                          min_margin=candidate.min_margin, power=power,
                           demanded_margin=self.spec.demanded_margin,
-                          discount_rate=self.spec.discount_rate_per_month, outcome_delay_months=self.outcome_delay)
+                          discount_rate=self.spec.discount_rate_per_month,
+                          outcome_delay_months=self.outcome_delay)
 
     # -- measures
     def monthly_row(self) -> dict[str, float]:
-        """This month's market health: sub-primes active (by sector) and contracted, exits, entries, cash."""
+        """Return the month's market health: sub-primes by sector, exits, entries, cash, hours."""
         active = [s for s in self.subprimes if s.active]
         row: dict[str, float] = {"active_subprimes": float(len(active))}
         for sector in SECTORS:
             row[f"active_subprimes_{sector}"] = float(sum(s.sector == sector for s in active))
         row["contracted_subprimes"] = float(sum(bool(s.contracts) for s in active))
-        row["subprime_exits"] = float(self._month_exits)
-        row["subprime_entries"] = float(self._month_entries)
+        row["subprime_exits"] = float(self._month["exits"])
+        row["subprime_entries"] = float(self._month["entries"])
         row["subprime_cash_total"] = float(sum(s.cash for s in active))
-        hours = self.month_bought + self.month_inhouse
-        row["subcontracted_hours_share"] = self.month_bought / hours if hours > 0 else 0.0
-        self.month_bought = self.month_inhouse = 0.0
+        hours = self._month["bought"] + self._month["inhouse"]
+        row["subcontracted_hours_share"] = self._month["bought"] / hours if hours > 0 else 0.0
+        self._month["bought"] = self._month["inhouse"] = 0.0
         return row
 
     def metrics(self) -> dict[str, float | None]:
-        """Final measures of risk transfer and market health (definitions in docs/ODD.md)."""
+        """Return the run's measures of risk transfer and market health.
+
+        ``risk_transfer_ratio`` is the sub-primes' share of all outcome
+        payments (their outcome-share income over what the commissioner paid
+        on outcomes) divided by their share of all money (their income over
+        the commissioner's outlay): above 1, they carry more of the risk than
+        of the money. ``subprime_losses`` adds up the losses of sub-primes whose
+        income fell short of their costs; ``subprime_deficit_at_exit`` the cash
+        shortfall of those that left insolvent. ``bid_candy_share`` is the share
+        of promised hours never referred. Sector shares are of sub-prime income.
+        """
         ledger = self.model.ledger
         outlay = ledger.total(payer="commissioner")
         outcomes = ledger.total("outcome_binary") + ledger.total("outcome_frequency")
         subs = self.subprimes
         income = sum(s.income for s in subs)
         at_risk = sum(s.at_risk_income for s in subs)
-        at_risk_share = _ratio(at_risk, outcomes)
-        income_share = _ratio(income, outlay)
+        share_of_risk, share_of_money = _ratio(at_risk, outcomes), _ratio(income, outlay)
         prime_margin = sum(p.cash - p.spec.capital for p in self.model.primes)
         losses = sum(max(s.costs - s.income, 0.0) for s in subs)
         bought = float(self.bought.sum())
+        exits = [s.exit_month for s in subs if s.exit_month is not None]
         m: dict[str, float | None] = {
-            "risk_transfer_ratio": (
-                _ratio(at_risk_share, income_share) if at_risk_share is not None and income_share is not None
-                else None
-            ),
+            "risk_transfer_ratio": (_ratio(share_of_risk, share_of_money)
+                                    if share_of_risk is not None and share_of_money else None),
             "subprime_income": income,
             "subprime_at_risk_income": at_risk,
             "subprime_at_risk_share": _ratio(at_risk, income),
@@ -892,42 +965,43 @@ class Market:
             "subprime_overhead": sum(s.costs - s.delivery_cost for s in subs),
             "subprime_losses": losses,
             "subprime_losses_to_prime_margin": _ratio(losses, prime_margin),
+            "subprime_deficit_at_exit": sum(max(-(s.cash_at_exit or 0.0), 0.0) for s in subs),
             "subprime_exits": float(sum(self.exits.values())),
             "subprime_insolvencies": float(self.exits["insolvency"]),
             "subprime_exits_losses": float(self.exits["losses"]),
+            "subprime_first_exit_month": float(min(exits)) if exits else None,
             "subprime_entries": float(self.entries),
             "subprimes_ever": float(len(subs)),
             "active_subprimes_end": float(sum(s.active for s in subs)),
             "subprime_min_cash": min((s.min_cash for s in subs), default=None),
             "subcontracted_hours_share": _ratio(bought, bought + float(self.inhouse.sum())),
             "bid_candy_share": _ratio(self.unreferred_hours, self.committed_hours),
+            "subprime_income_hhi": (float(sum((s.income / income) ** 2 for s in subs))
+                                    if income > 0 else None),
         }
         for sector in SECTORS:
-            m[f"sector_share_{sector}"] = _ratio(sum(s.income for s in subs if s.sector == sector), income)
-        m["subprime_income_hhi"] = (
-            float(sum((s.income / income) ** 2 for s in subs)) if income > 0 else None
-        )
-        exits = [s.exit_month for s in subs if s.exit_month is not None]
-        m["subprime_first_exit_month"] = float(min(exits)) if exits else None
+            m[f"sector_share_{sector}"] = _ratio(sum(s.income for s in subs if s.sector == sector),
+                                                 income)
         return m
 
     def decisions_frame(self) -> pd.DataFrame:
-        """Every offer made and the answer, as a table."""
+        """Return every offer made and its answer, as a table."""
         return pd.DataFrame([asdict(d) for d in self.decisions])
 
 
 def _ratio(num: float, den: float) -> float | None:
-    """num / den, or None where undefined."""
+    """Return num / den, or None where undefined (reported as null, never inf)."""
     if den <= 0 or not math.isfinite(den):
         return None
     return float(num / den)
 
 
 def build_market(model: PbRModel) -> Market | None:
-    """The market of sub-primes a scenario names, with each prime's supply chain set; None if it names none.
+    """Make the scenario's market of sub-primes and set each prime's supply chain.
 
-    With no sub-primes every prime keeps its :class:`InHouse` supply chain; so
-    does a prime whose policy holds no sub-primes (``max_subprimes_per_type: 0``).
+    Returns None when the scenario names no market: every prime keeps its
+    :class:`InHouse` supply chain. So does a prime whose policy holds no
+    sub-primes (``max_subprimes_per_type: 0``).
     """
     spec = model.design.market
     if spec is None:
