@@ -60,10 +60,9 @@ class Section:
 class _Reader:
     """Numbers a reading needs, with plain-English formatting."""
 
-    def __init__(self, results: BatchResults, table: pd.DataFrame) -> None:
+    def __init__(self, results: BatchResults, reference: str) -> None:
         self.r = results
-        self.table = table.set_index(["measure", "scenario"])
-        self.ref: str = table.attrs["reference"]
+        self.ref = reference
         self.labels = results.labels
 
     def mean(self, label: str, measure: str) -> float:
@@ -175,30 +174,33 @@ def _read_measurement(rd: _Reader) -> list[str]:
             errors.append((label, m - t, m, t))
     if not errors:
         return []
-    out = []
-    worst = max(errors, key=lambda e: abs(e[1]))
-    label, err, m, t = worst
-    direction = "overstates" if err > 0 else "understates"
-    consequence = ("it pays for impact that did not happen" if err > 0 else
-                   "providers are credited with less than they achieved")
-    if len(errors) > 1 and _same([e[1] for e in errors]):
-        label, err, m, t = next(e for e in errors if e[0] == rd.ref) if any(
-            e[0] == rd.ref for e in errors) else errors[0]
-        out.append(f"Under every design the measure {direction} the true impact by "
-                   f"{abs(err):.2f} pp, so {consequence}: the error comes from the "
-                   f"counterfactual, not from the design (under {label}: measured {m:.2f} pp "
-                   f"against true {t:.2f} pp).".replace("-", "−"))
+    same = len(errors) > 1 and _same([e[1] for e in errors])
+    if same:  # the error comes from the counterfactual alone: quote the reference
+        label, err, m, t = next((e for e in errors if e[0] == rd.ref), errors[0])
     else:
-        out.append(f"The counterfactual misleads most under {label}: the measure {direction} "
-                   f"the true impact by {abs(err):.2f} pp (measured {m:.2f} pp against true "
-                   f"{t:.2f} pp), so {consequence}.".replace("-", "−"))
-    if rd.r.present("measurement_error_pp"):
-        iv = rd.r.stat(label, "measurement_error_pp")
-        if math.isfinite(iv.low) and iv.low <= 0 <= iv.high:
-            ci = format_interval("measurement_error_pp", iv.low, iv.high, True)
-            out.append(f"Over {iv.n} replications that error is within the noise (95% CI {ci}).")
-    best = min(errors, key=lambda e: abs(e[1]))
-    if not _same([e[1] for e in errors]):
+        label, err, m, t = max(errors, key=lambda e: abs(e[1]))
+    where = "Under every design" if same else f"Under {label}"
+    iv = rd.r.stat(label, "measurement_error_pp")
+    noise = math.isfinite(iv.low) and iv.low <= 0 <= iv.high
+    quote = f"measured {m:.2f} pp against true {t:.2f} pp"
+    out = []
+    if noise:
+        ci = format_interval("measurement_error_pp", iv.low, iv.high, True)
+        out.append(f"{where} the measured impact is close to the true impact ({quote}): the "
+                   f"error, {err:+.2f} pp (95% CI {ci}), is within the noise of {iv.n} "
+                   f"replications.".replace("-", "−").replace("−−", "−"))
+    else:
+        direction = "overstates" if err > 0 else "understates"
+        consequence = ("it pays for impact that did not happen" if err > 0 else
+                       "providers are credited with less than they achieved")
+        prefix = (f"{where} the measure" if same
+                  else f"The counterfactual misleads most under {label}: the measure")
+        out.append(f"{prefix} {direction} the true impact by {abs(err):.2f} pp ({quote}), so "
+                   f"{consequence}".replace("-", "−")
+                   + (": the error comes from the counterfactual, not from the design." if same
+                      else "."))
+    if not same and len(errors) > 1:
+        best = min(errors, key=lambda e: abs(e[1]))
         out.append(f"The measure is closest to the truth under {best[0]} "
                    f"({best[1]:+.2f} pp).".replace("-", "−"))
     return out
@@ -505,7 +507,7 @@ def build_sections(store_dir: Path | BatchResults, reference: str | None = None)
 
     """
     results = read_batch(store_dir)
-    reader = _Reader(results, comparison_table(results, reference))
+    reader = _Reader(results, results.reference_label(reference))
     sections = []
     for key, title, make, read in FIGURES:
         try:

@@ -45,7 +45,6 @@ __all__ = [
     "StoreError",
     "comparison_table",
     "difference_interval",
-    "format_difference",
     "format_interval",
     "format_value",
     "mean_interval",
@@ -449,10 +448,10 @@ class BatchResults:
                 f"{self.path}: no scenario {reference!r} to compare with; "
                 f"scenarios are {', '.join(map(repr, self.labels))}"
             )
-        self.notes.append(
-            f"The batch's reference scenario {wanted!r} has no successful runs; "
-            f"differences are from {self.labels[0]!r} instead."
-        )
+        note = (f"The batch's reference scenario {wanted!r} has no successful runs; "
+                f"differences are from {self.labels[0]!r} instead.")
+        if note not in self.notes:
+            self.notes.append(note)
         return self.labels[0]
 
     @cached_property
@@ -679,17 +678,6 @@ def format_interval(measure: str, low: float, high: float, difference: bool = Fa
         if a.endswith(unit) and b.endswith(unit):
             return f"{a.removesuffix(unit)} to {b}"
     return f"{a} to {b}"
-
-
-def format_difference(row: Any) -> str:
-    """One comparison row's difference from the reference, with interval and method."""
-    if row.difference_method == "reference":
-        return "reference"
-    diff = format_value(row.measure, row.difference, difference=True)
-    if diff == "n/a":
-        return "n/a"
-    interval = format_interval(row.measure, row.difference_ci_low, row.difference_ci_high, True)
-    return f"{diff} ({interval}; {row.difference_method})"
 
 
 # --- printing --------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import re
 import shutil
 from pathlib import Path
@@ -132,9 +134,10 @@ def test_cli_refuses_a_broken_store_with_exit_code_2(tmp_path, capsys, broken):
 
 def test_report_renders_in_a_headless_browser(sim_report, tmp_path):
     """Chromium opens the file offline: every figure draws, no errors, a screenshot is taken."""
+    # `make test` installs chromium, so in CI a missing browser is a failure, not a skip
     if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: apt-get install -y chromium")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("no /usr/bin/chromium: run `make browser`")
+    from playwright.sync_api import sync_playwright
     _, report = sim_report
     # a copy in a fresh folder: nothing beside the file can help it render
     page_file = tmp_path / "report.html"
@@ -167,3 +170,13 @@ def test_report_renders_in_a_headless_browser(sim_report, tmp_path):
     assert problems == []
     assert [u for u in requests if not u.startswith("file:")] == []
     assert shot.exists() and shot.stat().st_size > 50_000
+
+
+def test_a_sweep_gets_scenarios_as_rows_and_one_replication_intervals_undefined(tmp_path):
+    """Many one-replication scenarios: a table with a row per scenario, intervals undefined."""
+    runs = [run("Sweep", 0, {"true_impact_pp": float(i), "commissioner_outlay": 1e6 * (i + 1)},
+                params={"contract.payment.price": 1000 + 100 * i}) for i in range(8)]
+    text = _html(write_report(write_store(tmp_path / "sweep", runs)))
+    assert "<thead><tr><th>scenario</th>" in text
+    assert "Sweep (price=1700) (n=1)" in text and "undefined" in text
+    assert "Sweep (price=1700) reduces reoffending most, by 7.00 pp" in text
