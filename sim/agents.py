@@ -61,7 +61,7 @@ class Prime(mesa.Agent):
         """
         spec = self.spec
         stress = float(np.clip(1.0 - self.cash / max(spec.capital, 1.0), 0.0, 1.0)) if spec.capital > 0 else 1.0
-        return spec.unit_cost_per_hour * (1.0 + 3.0 * (1.0 - spec.risk_appetite) * stress)
+        return self.supply.cost_per_hour() * (1.0 + 3.0 * (1.0 - spec.risk_appetite) * stress)
 
     def learn(self, month: int) -> None:
         """Update beliefs from the reoffences seen this month among the people served."""
@@ -105,7 +105,7 @@ class Prime(mesa.Agent):
                 reoffended=store.first_month[rows] >= 0,
                 dose=store.dose[rows],
             )
-            hours = self.strategy.allocate(caseload, self.cost_per_hour())
+            hours = self.strategy.allocate(caseload, self.cost_per_hour(), self.supply.retained_outcome_share())
             total = hours.sum(axis=1)
             short = np.where(caseload.engaged, np.maximum(floor - total, 0.0), 0.0)
             if short.any():

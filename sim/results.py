@@ -159,17 +159,23 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     m["deadweight_payments"] = float(cohorts["deadweight"].sum()) if "deadweight" in cohorts else 0.0
     m["cost_per_reoffence_avoided_true"] = _ratio(outlay, avoided_true)
     m["cost_per_reoffence_avoided_measured"] = _ratio(outlay, m["reoffences_avoided_measured"] or 0.0)
-    delivery = led.total("delivery_cost")
-    overhead = led.total("overhead")
-    income = led.total(payee=None, payer="commissioner")
+    # The primes' own spending: with a supply chain, sub-primes pay their own delivery and overhead.
+    primes = {p.name for p in model.primes}
+    delivery = sum(led.total("delivery_cost", payer=name) for name in primes)
+    overhead = sum(led.total("overhead", payer=name) for name in primes)
+    spent = sum(led.total(payer=name) for name in primes)
+    subcontracted = spent - delivery - overhead
+    income = outlay  # every pound the commissioner pays goes to a prime
     m["prime_income"] = income
     m["prime_delivery_cost"] = delivery
     m["prime_overhead"] = overhead
-    m["prime_margin"] = income - delivery - overhead
-    m["prime_margin_share"] = _ratio(income - delivery - overhead, income)
+    m["prime_subcontract_cost"] = subcontracted
+    m["prime_margin"] = income - spent
+    m["prime_margin_share"] = _ratio(income - spent, income)
     m["prime_min_cash"] = min(p.min_cash for p in model.primes)
     m["primes_in_deficit"] = float(sum(p.min_cash < 0 for p in model.primes))
-    m["front_line_share"] = _ratio(delivery, outlay)
+    # front-line delivery by primes and sub-primes alike
+    m["front_line_share"] = _ratio(led.total("delivery_cost"), outlay)
     # Effort and outcomes by true risk band and protected group (equality reporting)
     hours = s["hours"].astype(float)
     engaged = s["engaged"]

@@ -76,8 +76,12 @@ def believed_complexity(needs: np.ndarray) -> np.ndarray:
 class EffortStrategy(Protocol):
     """Decides hours of service by type for everyone in a caseload."""
 
-    def allocate(self, caseload: Caseload, cost_per_hour: float) -> np.ndarray:
-        """Hours this month, shape (people, service types)."""
+    def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
+        """Hours this month, shape (people, service types).
+
+        ``retained_share`` is the share of outcome payments the prime keeps after passing
+        shares down its supply chain; ``cost_per_hour`` what an hour costs it.
+        """
         ...
 
 
@@ -100,12 +104,12 @@ class UniformStrategy:
     def __init__(self, hours_per_month: float) -> None:
         self.hours_per_month = hours_per_month
 
-    def allocate(self, caseload: Caseload, cost_per_hour: float) -> np.ndarray:
+    def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Spread ``hours_per_month`` over each engaged person's needs."""
         return _spread(caseload.needs, self.hours_per_month * caseload.engaged.astype(np.float32))
 
 
-def marginal_values(contract: ContractSpec, retained_share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def marginal_values(contract: ContractSpec) -> tuple[np.ndarray, np.ndarray]:
     """What the contract pays the prime, at the margin, by observed band.
 
     Returns:
@@ -134,7 +138,7 @@ def marginal_values(contract: ContractSpec, retained_share: float = 1.0) -> tupl
             else:
                 # per cent of the counterfactual's reoffences: about 1 reoffence per person at base
                 frequency += per_unit / np.maximum(_BAND_MIDPOINTS * 2.9, 0.1)
-    return binary * retained_share, frequency * retained_share
+    return binary, frequency
 
 
 class Beliefs:
@@ -210,12 +214,15 @@ class MarginalStrategy:
     def __init__(self, spec: PrimeSpec, contract: ContractSpec, follow_up: int) -> None:
         self.spec = spec
         self.follow_up = follow_up
-        self.binary_value, self.frequency_value = marginal_values(contract)
-        self.frequency_value = self.frequency_value + spec.social_value_per_reoffence
+        self.binary_value, self.contract_frequency_value = marginal_values(contract)
         self.beliefs = Beliefs(spec.prior_effect, spec.prior_weight)
 
-    def allocate(self, caseload: Caseload, cost_per_hour: float) -> np.ndarray:
-        """Hours that equate believed marginal revenue and marginal cost, person by person."""
+    def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
+        """Hours that equate believed marginal revenue and marginal cost, person by person.
+
+        Only the retained share of outcome payments counts as the prime's revenue; a mission
+        weight on reoffences avoided is the prime's own and is not passed down.
+        """
         band = caseload.observed_band.astype(np.intp)
         b = self.beliefs
         hazard, effect, later = b.hazard[band], b.effect[band], b.later_rate[band]
@@ -227,7 +234,9 @@ class MarginalStrategy:
         # d(outcome)/d(multiplier) over the rest of the window, at the margin
         binary_gain = np.where(not_yet, survival * hazard * remaining, 0.0)
         frequency_gain = np.where(not_yet, hazard * remaining * (1.0 + later * remaining / 2.0), later * remaining)
-        value = effect * (self.binary_value[band] * binary_gain + self.frequency_value[band] * frequency_gain)
+        binary_value = self.binary_value[band] * retained_share
+        frequency_value = self.contract_frequency_value[band] * retained_share + self.spec.social_value_per_reoffence
+        value = effect * (binary_value * binary_gain + frequency_value * frequency_gain)
         value = np.where((n_needs > 0) & caseload.engaged, value, 0.0)
         ratio = value / (complexity * max(cost_per_hour, 1e-9))
         with np.errstate(divide="ignore"):

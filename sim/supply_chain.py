@@ -483,8 +483,9 @@ class SubcontractedSupply:
         spec = prime.spec
         market = self.market
         on_need = hours * needs
-        by_type = hours.sum(axis=0, dtype=np.float64)
-        matched = on_need.sum(axis=0, dtype=np.float64)
+        # einsum: several times faster than .sum(axis=0) / matmul on tall (people x 7) arrays
+        by_type = np.einsum("ij->j", hours, dtype=np.float64)
+        matched = np.einsum("ij->j", on_need, dtype=np.float64)
         self.demand = by_type
         self.matched = np.divide(matched, by_type, out=np.ones(_N_TYPES), where=by_type > 0)
         self._rows = rows
@@ -523,7 +524,7 @@ class SubcontractedSupply:
             self._attribute(rows, on_need, shared, float(matched @ effectiveness))
         else:
             self._last_retained = 1.0
-        return on_need @ effectiveness.astype(np.float32)
+        return np.einsum("ij,j->i", on_need, effectiveness.astype(np.float32))
 
     def _attribute(self, rows: np.ndarray, on_need: np.ndarray,
                    shared: list[tuple[Subcontract, float]], total_dose: float) -> None:
@@ -965,7 +966,8 @@ class Market:
             "subprime_overhead": sum(s.costs - s.delivery_cost for s in subs),
             "subprime_losses": losses,
             "subprime_losses_to_prime_margin": _ratio(losses, prime_margin),
-            "subprime_deficit_at_exit": sum(max(-(s.cash_at_exit or 0.0), 0.0) for s in subs),
+            "subprime_deficit_at_exit": float(sum(max(-(s.cash_at_exit or 0.0), 0.0)
+                                                  for s in subs)),
             "subprime_exits": float(sum(self.exits.values())),
             "subprime_insolvencies": float(self.exits["insolvency"]),
             "subprime_exits_losses": float(self.exits["losses"]),
