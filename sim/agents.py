@@ -22,7 +22,7 @@ from sim.payments import (
     true_impact_value,
     withheld,
 )
-from sim.scenario import PrimeSpec
+from sim.scenario import PrimeSpec, Strategy
 from sim.strategies import Caseload, MarginalStrategy, believed_complexity, make_strategy
 from sim.supply_chain import InHouse, SupplyChain
 
@@ -62,6 +62,34 @@ class Prime(mesa.Agent):
         spec = self.spec
         stress = float(np.clip(1.0 - self.cash / max(spec.capital, 1.0), 0.0, 1.0)) if spec.capital > 0 else 1.0
         return self.supply.cost_per_hour() * (1.0 + 3.0 * (1.0 - spec.risk_appetite) * stress)
+
+    def screen(self, rows: np.ndarray) -> np.ndarray:
+        """Which new referrals the prime refuses, where the contract lets it choose.
+
+        A profit-seeking prime refuses a person whose expected income (fees, plus the
+        outcome payments it believes the specified service would earn on them, plus any
+        payment for an outcome that needs no effort at all, such as a non-reoffender
+        price) falls short of the cost of the service it must give them. Uniform and
+        mission-driven primes take everyone.
+        """
+        if self.spec.strategy != Strategy.PROFIT_SEEKING or not isinstance(self.strategy, MarginalStrategy):
+            return np.zeros(rows.size, dtype=bool)
+        store, contract = self.model.store, self.model.design.contract
+        pay, months = contract.payment, contract.service.months
+        band = store.pay_band[rows].astype(np.intp)
+        beliefs = self.strategy.beliefs
+        risk = 1.0 - (1.0 - beliefs.hazard[band]) ** contract.measure.follow_up_months
+        hours = contract.service.min_hours_per_month * months * store.engaged[rows]
+        reach = 1.0 - np.exp(-hours / believed_complexity(store.needs[rows]))
+        fewer_reoffenders = risk * beliefs.effect[band] * reach
+        retained = self.supply.retained_outcome_share()
+        income = (pay.fee_per_referral + pay.fee_per_supervision_month * months) * (1.0 - pay.at_risk_share)
+        income = income + retained * (self.strategy.binary_value[band] * fewer_reoffenders
+                                      + self.strategy.contract_frequency_value[band] * fewer_reoffenders * 2.9)
+        for component in pay.outcomes:
+            if component.basis == "per_non_reoffender":
+                income = income + retained * np.asarray(component.band_prices())[band] * (1.0 - risk)
+        return income < hours * self.cost_per_hour()
 
     def learn(self, month: int) -> None:
         """Update beliefs from the reoffences seen this month among the people served."""
@@ -139,6 +167,8 @@ class Cohort(mesa.Agent):
         self.start = start
         self.stop = stop
         self.pot = 0.0
+        self.accepted = stop - start
+        """People the prime took on (all of them unless the contract lets it refuse referrals)."""
         self.result: dict[str, float] | None = None
 
     @property
@@ -190,9 +220,10 @@ class Commissioner(mesa.Agent):
         model = self.model
         store = model.store
         rows = slice(cohort.start, cohort.stop)
-        counted = np.ones(cohort.size, dtype=bool)
+        # people refused at referral are not the prime's cohort: the measure never sees them
+        counted = ~store.refused[rows]
         if model.design.contract.measure.cohort_definition == "engaged":
-            counted = store.engaged[rows].copy()
+            counted &= store.engaged[rows]
         band = store.pay_band[rows][counted].astype(np.intp)
         reoffended = store.first_month[rows][counted] >= 0
         reoffences = store.reoffences[rows][counted].astype(float)

@@ -151,6 +151,10 @@ class PbRModel(Model):
         self.month_start[month + 1] = self.store.size
         for a, n in enumerate(counts):
             cohort = Cohort(self, a, month, start, start + int(n))
+            if self.design.contract.referral_selection:
+                refused = self.prime_of_area[a].screen(np.arange(start, start + int(n)))
+                self.store.refused[start:start + int(n)] = refused
+                cohort.accepted = int(n) - int(refused.sum())
             start += int(n)
             self.cohorts.append(cohort)
             self._active.append(cohort)
@@ -164,9 +168,10 @@ class PbRModel(Model):
         """Each prime serves the people in their service period."""
         lo = self._window_start(month, self.service_months)
         owner = self.area_prime[self.store.area[lo:self.store.size]]
+        # people a prime refused at referral are served by the provider of last resort, not by it
+        owner = np.where(self.store.refused[lo:self.store.size], -1, owner)
         for prime in self.primes:
-            rows = lo + np.flatnonzero(owner == prime.index) if len(self.primes) > 1 else np.arange(lo, self.store.size)
-            prime.deliver(rows, month)
+            prime.deliver(lo + np.flatnonzero(owner == prime.index), month)
 
     def draw_reoffending(self, month: int) -> None:
         """Draw this month's reoffences for everyone in their follow-up window.
@@ -212,8 +217,8 @@ class PbRModel(Model):
             new = months_in == 0
             self.commissioner.accrue_fees(
                 prime.name, cohort,
-                referrals=cohort.size if new else 0,
-                supervision_months=cohort.size,
+                referrals=cohort.accepted if new else 0,
+                supervision_months=cohort.accepted,
                 months=1.0 if (new and in_contract) else 0.0,
             )
         self._active = still_active

@@ -189,6 +189,7 @@ class OffenderStore:
         "responsiveness": (np.float32, ()),
         "frequency": (np.float32, ()),
         "engaged": (np.bool_, ()),
+        "refused": (np.bool_, ()),
         "female": (np.bool_, ()),
         "age_group": (np.int8, ()),
         # state

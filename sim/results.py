@@ -116,6 +116,11 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     counted = cohorts["counted"].sum() if "counted" in cohorts else 0.0
 
     m: dict[str, float | None] = {"referrals": float(n), "people_measured": float(counted)}
+    refused = s["refused"]
+    m["referrals_refused"] = float(refused.sum())
+    for b, band in enumerate(BAND_NAMES):
+        in_band = s["true_band"] == b
+        m[f"refusal_rate_{band}"] = _ratio(refused[in_band].sum(), in_band.sum())
     # True outcomes, over everybody referred
     m["true_reoffending_rate"] = _ratio(treated.sum(), n)
     m["untreated_reoffending_rate"] = _ratio(untreated.sum(), n)

@@ -228,6 +228,8 @@ class ContractSpec(_Strict):
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
     counterfactual: Counterfactual = Field(default_factory=lambda: Oracle(kind="oracle"))
     service: ServiceSpec = Field(default_factory=ServiceSpec)
+    referral_selection: bool = False
+    """Whether providers may refuse referrals; refused people go to the public provider of last resort."""
 
     @model_validator(mode="after")
     def _service_ends_before_measurement(self) -> ContractSpec:

@@ -109,3 +109,16 @@ def test_beliefs_learn_from_what_they_see():
     b.observe(band, at_risk, served, reach, first, np.zeros(10_000, dtype=bool), np.zeros(10_000))
     assert b.hazard[0] == pytest.approx(0.05, abs=0.006) and b.hazard[0] != before
     assert b.effect[0] == pytest.approx(0.6, abs=0.1)
+
+
+def test_selection_at_referral_refuses_the_hardest():
+    """Where providers may refuse referrals, profit-seeking primes turn away high-risk people."""
+    allowed = [run_scenario(small("selection_at_referral", cohort=VOLUME), s).metrics for s in SEEDS]
+    barred = run_scenario(small("selection_at_referral", cohort=VOLUME, contract={"referral_selection": False}), 1).metrics
+    uniform = run_scenario(with_primes(small("selection_at_referral", cohort=VOLUME), strategy="uniform"), 1).metrics
+    assert barred["referrals_refused"] == 0 and uniform["referrals_refused"] == 0
+    for m in allowed:
+        assert m["refusal_rate_very_high"] > 3 * m["refusal_rate_low"]
+        assert m["people_measured"] == m["referrals"] - m["referrals_refused"]
+        # the measured cohort looks better than everybody referred
+        assert m["measured_reoffending_rate"] < m["true_reoffending_rate"] - 0.01

@@ -52,8 +52,10 @@ def test_people_are_conserved(shipped_run):
     assert all(a.stop == b.start for a, b in zip(model.cohorts, model.cohorts[1:], strict=False))
     assert all(c.result is not None for c in model.cohorts), "a cohort was never measured"
     counted = sum(c.result["counted"] for c in model.cohorts)
+    refused = int(model.store.refused[: model.store.size].sum())
+    assert sum(c.accepted for c in model.cohorts) + refused == model.store.size
     if model.design.contract.measure.cohort_definition == "all_referrals":
-        assert counted == model.store.size
+        assert counted + refused == model.store.size
     referrals = sum(row["referrals"] for row in model.monthly)
     assert referrals == model.store.size
 
