@@ -32,6 +32,26 @@ def _num(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None else f"{x:,.{digits}f}"
 
 
+def _supply_chain_rows(m: dict[str, float | None]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The supply-chain section, when the run had a market of sub-primes."""
+    if "subprime_income" not in m:
+        return []
+    rows = [
+        ("Paid to sub-primes", _money(m.get("subprime_income"))),
+        ("  of which outcome shares (at risk)", _money(m.get("subprime_at_risk_income"))),
+        ("Risk transfer ratio (sub-primes' share of at-risk income / of all income; >1 = disproportionate)",
+         _num(m.get("risk_transfer_ratio"))),
+        ("Sub-prime exits (of which insolvencies)",
+         f"{_num(m.get('subprime_exits'), 0)} ({_num(m.get('subprime_insolvencies'), 0)})"),
+        ("Sub-prime entries", _num(m.get("subprime_entries"), 0)),
+        ("Active sub-primes at the end", _num(m.get("active_subprimes_end"), 0)),
+    ]
+    for sector in ("voluntary", "social_enterprise", "private"):
+        if f"sector_share_{sector}" in m:
+            rows.append((f"Share of sub-prime income, {sector.replace('_', ' ')}", _pct(m[f"sector_share_{sector}"])))
+    return [("Supply chain", rows)]
+
+
 def run_summary_rows(m: dict[str, float | None]) -> list[tuple[str, list[tuple[str, str]]]]:
     """Sections of (label, value) pairs describing one run's final metrics."""
     return [
@@ -69,7 +89,8 @@ def run_summary_rows(m: dict[str, float | None]) -> list[tuple[str, list[tuple[s
         ]),
         ("Providers", [
             ("Prime income", _money(m["prime_income"])),
-            ("Front-line delivery cost", _money(m["prime_delivery_cost"])),
+            ("Primes' own front-line delivery cost", _money(m["prime_delivery_cost"])),
+            ("Primes' payments to sub-primes", _money(m.get("prime_subcontract_cost"))),
             ("Overhead", _money(m["prime_overhead"])),
             ("Prime margin", f"{_money(m['prime_margin'])} ({_pct(m['prime_margin_share'])} of income)"),
             ("Share of outlay reaching front-line delivery", _pct(m["front_line_share"])),
@@ -83,6 +104,7 @@ def run_summary_rows(m: dict[str, float | None]) -> list[tuple[str, list[tuple[s
             ("Effort after a first reoffence / before (0 = dropped at the binary cliff)",
              _num(m.get("effort_ratio_after_reoffence"))),
         ]),
+        *_supply_chain_rows(m),
         ("Effort by true risk band (hours per engaged person)", [
             (band.replace("_", " "), _num(m[f"hours_per_engaged_person_{band}"], 1))
             for band in ("low", "medium", "high", "very_high")
