@@ -58,7 +58,8 @@ def main() -> None:
     ratio = pool_rate / serial_rate
     print(f"batch of {args.runs} runs of {SCENARIO.name} at {VOLUME}, best of {args.repeat}")
     print(
-        f"serial:            {serial:6.2f} s  {serial_rate:7.1f} runs/min  ({serial / args.runs:.2f} s a run)"
+        f"serial:            {serial:6.2f} s  {serial_rate:7.1f} runs/min  "
+        f"({serial / args.runs:.2f} s a run)"
     )
     print(
         f"pool, {args.workers} workers:   {pool:6.2f} s  {pool_rate:7.1f} runs/min  "

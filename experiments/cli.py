@@ -73,7 +73,7 @@ def _error(message: str) -> int:
 
 
 def _reference(plan: Plan, wanted: str, paths: list[str]) -> str:
-    """The scenario name ``wanted`` refers to: a scenario's name, its file's stem or its path."""
+    """Find the scenario ``wanted`` names: a scenario's name, its file's stem or its path."""
     names = plan.scenario_names
     by_key = {n.lower(): n for n in names}
     by_key |= {Path(p).stem.lower(): n for p, n in zip(paths, names, strict=True)}
@@ -275,7 +275,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "--seed",
         type=int,
         default=DEFAULT_ROOT_SEED,
-        help=f"root seed (default {DEFAULT_ROOT_SEED}); replication r of every scenario shares a seed",
+        help=f"root seed (default {DEFAULT_ROOT_SEED}); replication r of every scenario "
+        "shares a seed",
     )
     p.add_argument(
         "--workers", type=_positive, default=None, help="local processes (default: every core)"
@@ -292,7 +293,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted batch (compare does this anyway for a store of the same batch)",
+        help="continue an interrupted batch (compare does so anyway for a store of the same batch)",
     )
     p.add_argument(
         "--no-report", action="store_true", help="skip the comparison table and the HTML report"

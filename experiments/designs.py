@@ -50,7 +50,7 @@ class Design:
 
 
 def salib_problem(sweep: LatinSweep | SobolSweep | MorrisSweep) -> dict[str, Any]:
-    """The SALib problem definition of a sampled sweep."""
+    """Return the SALib problem definition of a sampled sweep."""
     names = list(sweep.parameters)
     return {
         "num_vars": len(names),
@@ -77,7 +77,7 @@ def _draw(
 
 
 def build_design(experiment: Experiment) -> Design:
-    """The design points of an experiment (one point with no parameters if it has no sweep)."""
+    """Build the design points of an experiment (one, with no parameters, if it has no sweep)."""
     sweep = experiment.sweep
     if sweep is None:
         return Design([], [{}])

@@ -1,4 +1,4 @@
-"""Planning a batch: every run's scenario, parameters, replication, seed and id, before anything runs.
+"""Planning a batch: each run's scenario, parameters, replication, seed and id, before any run.
 
 Each run's seed comes from the experiment's root seed through numpy's
 :class:`~numpy.random.SeedSequence`, keyed by what the run *is*, never by when
@@ -50,7 +50,7 @@ class Plan:
         return list(dict.fromkeys(t.scenario for t in self.tasks))
 
     def batch_record(self, reference: str | None = None) -> dict[str, Any]:
-        """The batch description written to the store's batch.json."""
+        """Describe the batch as the store's batch.json records it."""
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -67,7 +67,7 @@ class Plan:
 
 
 def derive_seed(root_seed: int, *key: int) -> int:
-    """The seed of the run identified by ``key`` (a non-negative int below 2**63).
+    """Derive the seed of the run identified by ``key`` (a non-negative int below 2**63).
 
     ``derive_seed(root, r)`` is the first word of ``SeedSequence(root).spawn(r + 1)[r]``:
     it depends on the root seed and the key only, never on the order runs are made
@@ -78,12 +78,12 @@ def derive_seed(root_seed: int, *key: int) -> int:
 
 
 def slug(name: str) -> str:
-    """A file-name-safe form of a scenario name, used in run ids."""
+    """Make a file-name-safe form of a scenario name, used in run ids."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "scenario"
 
 
 def _merge(base: Any, override: Any) -> Any:
-    """Mappings merge key by key; anything else is replaced whole (as in scenario files)."""
+    """Merge mappings key by key; replace anything else whole (as scenario files do)."""
     if isinstance(base, dict) and isinstance(override, dict):
         return {**base, **{k: _merge(base[k], v) if k in base else v for k, v in override.items()}}
     return override
@@ -114,7 +114,7 @@ def _assign(node: Any, parts: list[str], value: Any, done: list[str]) -> None:
 
 
 def apply_params(raw: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """A copy of raw scenario fields with each dotted-path parameter set (list indices and ``*`` allowed).
+    """Copy raw scenario fields and set each dotted-path parameter (``*``: every element).
 
     Raises:
         KeyError: a path runs through a list the scenario does not have, or past its end.
@@ -127,7 +127,7 @@ def apply_params(raw: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _validate(path: Path, fields: dict[str, Any]) -> Scenario:
-    """The scenario of fully merged fields; on error, the file loader's message naming the file."""
+    """Validate fully merged fields; on error, raise the file loader's message naming the file."""
     try:
         return Scenario.model_validate(fields)
     except ValidationError:

@@ -54,7 +54,7 @@ class ClusterError(RuntimeError):
 
 
 def default_workers() -> int:
-    """The cores this process may use."""
+    """Count the cores this process may use."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -92,7 +92,7 @@ def _windowed(
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """A forkserver (preloaded with the worker's module) where there is one, else spawn: never fork."""
+    """Pick a forkserver (preloaded with the worker's module) if there is one, else spawn."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         # imported once in the server, inherited by every worker it forks
@@ -130,9 +130,7 @@ def _on_cluster(
     batch = uuid.uuid4().hex[:8]
     try:
         client = Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT_S)
-    except (
-        OSError
-    ) as exc:  # distributed raises OSError (or its TimeoutError) when it cannot connect
+    except OSError as exc:  # what distributed raises (TimeoutError included) when it cannot connect
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     with client:
         slots = sum(client.nthreads().values()) or 1
@@ -210,6 +208,7 @@ def run_tasks(
         ClusterError: the Dask scheduler cannot be reached.
         concurrent.futures.process.BrokenProcessPool: the pool broke down and no more runs
             can be sent to it (runs already finished are in the store).
+
     """
     workers = default_workers() if workers is None else max(1, workers)
     start = time.perf_counter()

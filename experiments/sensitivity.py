@@ -58,7 +58,11 @@ def analyse_store(root: str | Path) -> tuple[pd.DataFrame, list[str]]:
     if not isinstance(sweep, SobolSweep | MorrisSweep):
         raise ValueError(f"{root}: the experiment has no Sobol or Morris design to analyse")
     design = build_design(experiment)
-    assert design.problem is not None and design.sample is not None
+    if any(run["params"] != design.points[run["point"]] for run in batch["runs"]):
+        raise ValueError(
+            f"{root}: the design rebuilt from batch.json differs from the parameters the runs "
+            "used (was SALib upgraded since the batch ran?)"
+        )
     n_points = len(design.points)
     point_of = {run["run_id"]: run["point"] for run in batch["runs"]}
     metrics = read_metrics(root)

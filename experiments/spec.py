@@ -121,7 +121,7 @@ class LatinSweep(_Strict):
 
 
 class SobolSweep(_Strict):
-    """Saltelli's scheme for Sobol indices: ``samples * (D + 2)`` points (``2D + 2`` with second order)."""
+    """Saltelli's scheme for Sobol indices: ``samples * (D + 2)`` points (2D + 2: 2nd order)."""
 
     method: Literal["sobol"]
     parameters: dict[str, ParameterRange] = Field(min_length=1)
@@ -184,7 +184,7 @@ class Experiment(_Strict):
     replications: Annotated[int, Field(ge=1)] = 1
     root_seed: Annotated[int, Field(ge=0)] = DEFAULT_ROOT_SEED
     common_random_numbers: bool = True
-    """Replication r of every scenario and design point gets the same seed (compare like with like)."""
+    """Replication r of every scenario and design point gets the same seed (like with like)."""
     overrides: dict[str, Any] = Field(default_factory=dict)
     """Nested mapping of scenario fields applied to every scenario (e.g. smaller volumes)."""
     sweep: Sweep | None = None
@@ -199,7 +199,7 @@ class Experiment(_Strict):
         return value
 
     def definition(self) -> dict[str, Any]:
-        """What identifies the batch (everything but execution settings), as JSON-ready data."""
+        """Return what identifies the batch (all but execution settings), as JSON-ready data."""
         return self.model_dump(mode="json", exclude={"cluster"})
 
 
@@ -207,7 +207,7 @@ class Experiment(_Strict):
 
 
 def _unwrap(annotation: Any) -> list[Any]:
-    """The concrete types an annotation allows (Annotated and unions opened, None dropped)."""
+    """List the concrete types an annotation allows (Annotated and unions opened, no None)."""
     origin = typing.get_origin(annotation)
     if origin is Annotated:
         return _unwrap(typing.get_args(annotation)[0])
@@ -297,8 +297,14 @@ def _override_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
 # ---------------------------------------------------------------- loading
 
 
+_METHODS = ("grid", "latin", "sobol", "morris")
+
+
 def _describe(error: dict[str, Any], path: Path) -> str:
-    field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    loc = list(error["loc"])
+    if loc[:1] == ["sweep"] and len(loc) > 1 and loc[1] in _METHODS:
+        del loc[1]  # pydantic's name for the branch of the union, not a field of the file
+    field = ".".join(str(part) for part in loc) or "(top level)"
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = (

@@ -2,9 +2,9 @@
 
 Layout (other code reads exactly this)::
 
-    DIR/batch.json                      format, versions, root seed, experiment, planned runs, reference
+    DIR/batch.json                      format, versions, root seed, experiment, runs, reference
     DIR/scenarios/<scenario_hash>.json  resolved scenario definition
-    DIR/metrics/<run_id>.parquet        one row: identity, status, error, elapsed_s, every metric (float64)
+    DIR/metrics/<run_id>.parquet        one row: identity, status, error, elapsed_s, every metric
     DIR/monthly/<run_id>.parquet        run_id, scenario, replication, then the run's monthly series
     DIR/sensitivity.csv                 only for Sobol or Morris designs
 
@@ -23,8 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 import pandas as pd
@@ -86,8 +87,8 @@ class StoreError(ValueError):
     """A results folder that cannot be read, created or resumed, and why."""
 
 
-def write_atomic(dest: Path, write: Any) -> None:
-    """Call ``write(file)`` on a temporary file beside ``dest``, flush it to disk, then move it into place."""
+def write_atomic(dest: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write(file)`` on a temporary file beside ``dest``, sync it, move it into place."""
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}{_TEMP_SUFFIX}")
     try:
         with open(tmp, "wb") as fh:
@@ -205,7 +206,7 @@ class ResultsStore:
 
 
 def read_batch(root: str | Path) -> dict[str, Any]:
-    """The batch description of a results folder, checked to be a pbrsim store of a format we read.
+    """Read the batch description of a results folder, checked to be a pbrsim store we can read.
 
     Raises:
         StoreError: the folder is missing, not a store, or its batch.json is broken or foreign.
@@ -247,14 +248,20 @@ def open_store(root: str | Path) -> ResultsStore:
 
 
 def _difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
-    """A sentence naming the first way two batch descriptions differ, or None if they are the same batch."""
+    """Name the first way two batch descriptions differ, or return None if they are the same."""
+    if old.get("pbrsim_version") != new["pbrsim_version"]:
+        return (
+            f"written by pbrsim {old.get('pbrsim_version')}, this is {new['pbrsim_version']} "
+            "(one store never mixes model versions)"
+        )
     if old["root_seed"] != new["root_seed"]:
         return f"root seed {old['root_seed']} there, {new['root_seed']} now"
     old_def = old["experiment"].get("definition", {})
     new_def = new["experiment"]["definition"]
     for key in sorted(set(old_def) | set(new_def)):
         if old_def.get(key) != new_def.get(key):
-            return f"experiment field '{key}' differs ({old_def.get(key)!r} there, {new_def.get(key)!r} now)"
+            there, now = old_def.get(key), new_def.get(key)
+            return f"experiment field '{key}' differs ({there!r} there, {now!r} now)"
     old_runs = {r["run_id"]: r for r in old["runs"]}
     new_runs = {r["run_id"]: r for r in new["runs"]}
     if set(old_runs) != set(new_runs):
@@ -264,7 +271,8 @@ def _difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
         if before.get("scenario_hash") != run.get("scenario_hash"):
             return (
                 f"scenario '{run['scenario']}' has changed since the batch began "
-                f"(content hash {before.get('scenario_hash')} there, {run.get('scenario_hash')} now)"
+                f"(content hash {before.get('scenario_hash')} there, "
+                f"{run.get('scenario_hash')} now)"
             )
         for key in ("seed", "params", "replication", "scenario"):
             if before.get(key) != run.get(key):
@@ -355,7 +363,9 @@ def read_metrics(root: str | Path) -> pd.DataFrame:
 
 
 def read_monthly(root: str | Path) -> pd.DataFrame:
-    """Monthly series of every landed run, stacked (run_id, scenario, replication, month, ...), via DuckDB.
+    """Monthly series of every landed run, stacked (run_id, scenario, replication, month, ...).
+
+    Read with DuckDB; columns a run lacks (e.g. outcome payments under fee for service) are null.
 
     Raises:
         StoreError: ``root`` is not a readable results store.

@@ -35,10 +35,10 @@ class RunTask:
     seed: int
     params: dict[str, Any]
     problem: str | None = None
-    """Why the scenario could not be built for this design point (the run is then recorded as failed)."""
+    """Why the scenario could not be built for this design point (the run is then a failed run)."""
 
     def identity(self) -> dict[str, Any]:
-        """The run as listed in batch.json."""
+        """Describe the run as batch.json lists it."""
         return {
             "run_id": self.run_id,
             "scenario": self.scenario,
@@ -68,7 +68,7 @@ class RunRecord:
 
     @classmethod
     def failure(cls, task: RunTask, error: str, elapsed_s: float = 0.0) -> RunRecord:
-        """The record of a task that failed with ``error``."""
+        """Make the record of a task that failed with ``error``."""
         return cls(
             run_id=task.run_id,
             scenario=task.scenario,

@@ -22,7 +22,7 @@ from sim.payments import (
     true_impact_value,
     withheld,
 )
-from sim.scenario import PrimeSpec, Strategy
+from sim.scenario import PaymentSpec, PrimeSpec, Strategy
 from sim.strategies import Caseload, MarginalStrategy, believed_complexity, make_strategy
 from sim.supply_chain import InHouse, SupplyChain
 
@@ -193,14 +193,19 @@ class Commissioner(mesa.Agent):
         self.gross_fees = {"block_grant": 0.0, "referral_fees": 0.0, "supervision_fees": 0.0}
         self.withheld_total = 0.0
 
+    def terms(self, area: int | None) -> PaymentSpec:
+        """Payment terms in force in an area: the contract's, at its holder's winning price (sim/commissioning.py)."""
+        return self.model.commissioning.terms(area)
+
     def accrue_fees(self, prime_name: str, cohort: Cohort | None, referrals: float,
                     supervision_months: float, months: float) -> None:
         """Add a month's fees to the next invoice, withholding the at-risk share into the cohort's pot."""
-        gross = fees(self.payment, referrals, supervision_months, months)
-        held = withheld(self.payment, gross)
-        self.gross_fees["block_grant"] += block_grant(self.payment.block_grant_per_year, months)
-        self.gross_fees["referral_fees"] += self.payment.fee_per_referral * referrals
-        self.gross_fees["supervision_fees"] += self.payment.fee_per_supervision_month * supervision_months
+        pay = self.terms(cohort.area if cohort is not None else None)
+        gross = fees(pay, referrals, supervision_months, months)
+        held = withheld(pay, gross)
+        self.gross_fees["block_grant"] += block_grant(pay.block_grant_per_year, months)
+        self.gross_fees["referral_fees"] += pay.fee_per_referral * referrals
+        self.gross_fees["supervision_fees"] += pay.fee_per_supervision_month * supervision_months
         self.withheld_total += held
         self.accrued[prime_name] += gross - held
         if cohort is not None:
@@ -257,7 +262,7 @@ class Commissioner(mesa.Agent):
         paid_total = deadweight = 0.0
         pot_paid = 0.0
         result: dict[str, float] = {}
-        for i, component in enumerate(self.payment.outcomes):
+        for i, component in enumerate(self.terms(cohort.area).outcomes):
             due = outcome_payment(component, outcome)
             due = apply_total_cap(due, self.outcome_paid, self.payment.outcome_cap_total)
             self.outcome_paid += due
@@ -285,3 +290,6 @@ class Commissioner(mesa.Agent):
             pot=cohort.pot,
         )
         cohort.result = result
+        if model.investment is not None:
+            # a social impact bond pays its investors on its own cohorts (sim/investment.py)
+            model.investment.on_measured(cohort, outcome, float(u_reoffences_b.sum()))

@@ -21,10 +21,13 @@ from mesa import Model
 from mesa.time import Priority, Schedule
 
 from sim.agents import Cohort, Commissioner, Prime
+from sim.commissioning import Commissioning, volume_factor
 from sim.counterfactual import build_counterfactual
+from sim.investment import build_social_impact_bond
 from sim.ledger import Ledger
 from sim.population import COHORT_TYPES, OffenderStore, draw_offenders
 from sim.scenario import BAND_NAMES, SERVICE_TYPES, Scenario
+from sim.stewardship import build_margin_cap
 from sim.supply_chain import build_market
 
 __all__ = ["PbRModel"]
@@ -87,14 +90,14 @@ class PbRModel(Model):
 
         self.primes: list[Prime] = []
         self.prime_of_area: list[Prime] = []
-        for index, spec in enumerate(design.primes):
-            areas = list(range(len(self.prime_of_area), len(self.prime_of_area) + spec.areas))
-            prime = Prime(self, spec, index, areas)
-            self.primes.append(prime)
-            self.prime_of_area.extend([prime] * spec.areas)
-        self.area_prime = np.array([p.index for p in self.prime_of_area], dtype=np.int16)
+        self.area_prime = np.zeros(design.areas, dtype=np.int16)
+        # makes the primes and lets every area: direct award, or competitions (sim/commissioning.py)
+        self.commissioning = Commissioning(self)
         self.commissioner = Commissioner(self)
         self.market = build_market(self)
+        # stewardship (margin cap) and a social impact bond schedule themselves on the clock
+        self.margin_cap = build_margin_cap(self)
+        self.investment = build_social_impact_bond(self)
         self.counterfactual = build_counterfactual(
             contract.counterfactual, self.profile, self.follow_up, self.measurement_rng
         )
@@ -142,7 +145,7 @@ class PbRModel(Model):
             self.month_start[month + 1] = self.store.size
             return
         areas = len(self.prime_of_area)
-        rate = self.design.cohort.referrals_per_year / 12.0 / areas
+        rate = self.design.cohort.referrals_per_year / 12.0 / areas * volume_factor(self.design.cohort, month)
         counts = self.population_rng.poisson(rate, areas)
         people = draw_offenders(self.population_rng, int(counts.sum()), self.profile,
                                 drift=self.drift_at(month))
@@ -240,6 +243,7 @@ class PbRModel(Model):
             row[f"cash_{prime.name}"] = prime.cash
         if self.market is not None:
             row.update(self.market.monthly_row())
+        row.update(self.commissioning.monthly_row())
         self.monthly.append(row)
 
     @property

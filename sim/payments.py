@@ -23,8 +23,14 @@ __all__ = [
     "block_grant",
     "fees",
     "improvement",
+    "margin_clawback",
     "outcome_payment",
     "pot_fraction",
+    "scaled_payment",
+    "sib_cohort_payment",
+    "sib_final_payment",
+    "sib_reduction_pct",
+    "sib_triggered",
     "true_impact_value",
     "withheld",
 ]
@@ -85,6 +91,33 @@ def fees(spec: PaymentSpec, referrals: float, supervision_months: float, months:
 def withheld(spec: PaymentSpec, gross_fees: float) -> float:
     """Part of ``gross_fees`` held back and paid only on results."""
     return spec.at_risk_share * gross_fees
+
+
+def scaled_payment(spec: PaymentSpec, factor: float) -> PaymentSpec:
+    """The contract's terms at a winning bid's price: every fee and outcome price times ``factor``.
+
+    Shares, thresholds, targets and the contract-wide ``outcome_cap_total``
+    (the commissioner's budget, not the bidder's price) are unchanged; a
+    ``pot`` is scaled through the fees withheld into it. A factor of 1 returns
+    ``spec`` itself, so a direct award pays exactly the contract's terms.
+    """
+    if factor == 1.0:
+        return spec
+    outcomes = [
+        c.model_copy(update={
+            "price": None if c.price is None else c.price * factor,
+            "prices_by_band": None if c.prices_by_band is None else c.prices_by_band.model_copy(
+                update={b: getattr(c.prices_by_band, b) * factor for b in ("low", "medium", "high", "very_high")}),
+            "cap_per_cohort": None if c.cap_per_cohort is None else c.cap_per_cohort * factor,
+        })
+        for c in spec.outcomes
+    ]
+    return spec.model_copy(update={
+        "block_grant_per_year": spec.block_grant_per_year * factor,
+        "fee_per_referral": spec.fee_per_referral * factor,
+        "fee_per_supervision_month": spec.fee_per_supervision_month * factor,
+        "outcomes": outcomes,
+    })
 
 
 def improvement(measure: str, n: float, reoffenders: float, reoffences: float,
@@ -210,3 +243,82 @@ def true_impact_value(component: OutcomeComponent, n: np.ndarray, reoffenders: n
                                float(untreated_reoffences.sum()))
         value = (component.pot_share or 0.0) * pot * pot_fraction(component, achieved)
     return max(value, 0.0)
+
+
+# -- stewardship: cap on prime margin (open book) ------------------------------------------------
+
+
+def margin_clawback(income: float, costs: float, cap: float, clawed_back: float) -> float:
+    """Margin to claw back at a reconciliation under a cap on prime margin.
+
+    The cap is on the prime's margin over the contract to date, as a share of
+    its income: reconciled on cumulative figures, a good year can be offset by
+    a bad one, and money clawed back is never refunded if later years lose.
+
+    Args:
+        income: the prime's income from the commissioner, contract to date.
+        costs: the prime's costs to date as open-book reporting shows them (everything it paid
+            out except clawbacks).
+        cap: most margin it may keep, as a share of ``income``.
+        clawed_back: already clawed back at earlier reconciliations.
+
+    Returns:
+        ``max(income - costs - clawed_back - cap * income, 0)``.
+    """
+    if income <= 0:
+        return 0.0
+    return float(max(income - costs - clawed_back - cap * income, 0.0))
+
+
+# -- social impact bond: Peterborough-style triggers ----------------------------------------------
+
+#: A reduction exactly at a trigger in decimal arithmetic (155 of 1,550 reoffences is 10%) must
+#: not be lost to binary rounding.
+_TRIGGER_TOLERANCE = 1e-9
+
+
+def sib_reduction_pct(cf_reoffences: float, reoffences: float) -> float:
+    """Per cent fall in proven reoffences below the counterfactual (the bond's frequency measure)."""
+    return improvement("frequency", 0.0, 0.0, reoffences, 0.0, cf_reoffences)
+
+
+def sib_triggered(reduction_pct: float, trigger_pct: float) -> bool:
+    """Whether a measured reduction reaches a trigger (at the trigger counts as reaching it)."""
+    return reduction_pct >= trigger_pct - _TRIGGER_TOLERANCE
+
+
+def sib_cohort_payment(cf_reoffences: float, reoffences: float, price: float,
+                       trigger_pct: float) -> float:
+    """Early payment for one bond cohort.
+
+    Peterborough: a cohort whose reconviction events fall at least 10% below
+    the comparison group's is paid for when it is measured, at ``price`` per
+    reoffence avoided; below the trigger it waits for the pilot-wide test
+    (:func:`sib_final_payment`).
+    """
+    avoided = cf_reoffences - reoffences
+    if avoided <= 0 or not sib_triggered(sib_reduction_pct(cf_reoffences, reoffences), trigger_pct):
+        return 0.0
+    return float(price * avoided)
+
+
+def sib_final_payment(cf_reoffences: list[float] | np.ndarray, reoffences: list[float] | np.ndarray,
+                      price: float, trigger_pct: float, paid_early: float) -> float:
+    """Payment at the end of the pilot, for all cohorts, less what was paid early.
+
+    Peterborough: if reconviction events across every cohort together fall at
+    least 7.5% below the comparison group's, the pilot is paid for at ``price``
+    per reoffence avoided across all cohorts; payments already made for
+    cohorts that met their own trigger are deducted (never refunded).
+
+    Args:
+        cf_reoffences: counterfactual reoffences of each cohort.
+        reoffences: measured reoffences of each cohort.
+        price: per reoffence avoided.
+        trigger_pct: the pilot-wide trigger, per cent of the counterfactual.
+        paid_early: total of the cohorts' early payments.
+    """
+    cf, measured = float(np.sum(cf_reoffences)), float(np.sum(reoffences))
+    if not sib_triggered(sib_reduction_pct(cf, measured), trigger_pct) or cf <= measured:
+        return 0.0
+    return float(max(price * (cf - measured) - paid_early, 0.0))

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.commissioning import commissioning_metrics
+from sim.investment import investment_metrics
 from sim.model import PbRModel
 from sim.scenario import BAND_NAMES, Scenario
+from sim.stewardship import stewardship_metrics
 from sim.strategies import marginal_values
 
 __all__ = ["RunResult", "compute_metrics", "run_scenario"]
@@ -158,7 +161,8 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     m["paid_outcomes"] = m["paid_outcome_binary"] + m["paid_outcome_frequency"]
     m["withheld_fees"] = com.withheld_total
     m["withheld_fees_not_earned"] = com.pot_forfeited
-    outlay = led.total(payer="commissioner")
+    # net of money returned to the commissioner (margin clawed back under a cap)
+    outlay = led.total(payer="commissioner") - led.total(payee="commissioner")
     m["commissioner_outlay"] = outlay
     m["outlay_per_referral"] = _ratio(outlay, n)
     m["deadweight_payments"] = float(cohorts["deadweight"].sum()) if "deadweight" in cohorts else 0.0
@@ -170,7 +174,8 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     overhead = sum(led.total("overhead", payer=name) for name in primes)
     spent = sum(led.total(payer=name) for name in primes)
     subcontracted = spent - delivery - overhead
-    income = outlay  # every pound the commissioner pays goes to a prime
+    # from the commissioner, or from investors under a social impact bond
+    income = sum(led.total(payee=name) for name in primes)
     m["prime_income"] = income
     m["prime_delivery_cost"] = delivery
     m["prime_overhead"] = overhead
@@ -200,4 +205,7 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     m.update(_creaming_and_parking(s, hours, engaged, model))
     if model.market is not None:
         m.update(model.market.metrics())
+    m.update(stewardship_metrics(model))
+    m.update(investment_metrics(model))
+    m.update(commissioning_metrics(model))
     return {k: (None if v is None else float(v)) for k, v in m.items()}

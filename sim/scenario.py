@@ -36,6 +36,9 @@ __all__ = [
 
 from sim.vocabulary import BAND_NAMES, SERVICE_TYPES  # noqa: E402  (re-exported)
 from sim.scenario_supply import MarketSpec, SubcontractPolicy  # noqa: E402
+from sim.scenario_investment import SocialImpactBondSpec  # noqa: E402
+from sim.scenario_stewardship import StewardshipSpec  # noqa: E402
+from sim.scenario_commissioning import CompetitionSpec, PerformanceSpec, VolumeShock  # noqa: E402
 
 
 class _Strict(BaseModel):
@@ -65,6 +68,8 @@ class CohortSpec(_Strict):
     drift_pp_per_year: Annotated[float, Field(ge=-10.0, le=10.0)] = 0.0
     """True change in every offender's reoffending probability per year, in
     percentage points; a historical baseline does not see it."""
+    volume_shocks: list[VolumeShock] = Field(default_factory=list)
+    """Months in which referrals differ from the plan (``referrals_per_year``) that bids assume."""
 
 
 class MeasureSpec(_Strict):
@@ -228,8 +233,35 @@ class ContractSpec(_Strict):
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
     counterfactual: Counterfactual = Field(default_factory=lambda: Oracle(kind="oracle"))
     service: ServiceSpec = Field(default_factory=ServiceSpec)
+    stewardship: StewardshipSpec = Field(default_factory=StewardshipSpec)
+    """Stewardship rules: Merlin-style supply-chain standard, open book, margin cap (sim/stewardship.py)."""
+    social_impact_bond: SocialImpactBondSpec | None = None
+    """Investors fund the service and are paid on results instead of the prime (sim/investment.py)."""
     referral_selection: bool = False
     """Whether providers may refuse referrals; refused people go to the public provider of last resort."""
+    term_months: Annotated[int, Field(ge=1, le=240)] | None = None
+    """Length of each area's contract; at its end the area is re-competed (needs ``competition``).
+    None: one contract for the whole referral period (``months``)."""
+    break_clause_months: Annotated[int, Field(ge=1, le=240)] | None = None
+    """Break points every this many months of a contract (sim/commissioning.py)."""
+    performance: PerformanceSpec | None = None
+    """Monitoring, rectification notices and termination (needs ``competition``); none: no regime."""
+
+    @model_validator(mode="after")
+    def _bond_replaces_payment(self) -> ContractSpec:
+        # Under a social impact bond the investors pay the provider and the commissioner pays only
+        # the investors: fees or outcome payments to the prime as well would pay for it twice.
+        if self.social_impact_bond is None:
+            return self
+        pay = self.payment
+        if (pay.block_grant_per_year or pay.fee_per_referral or pay.fee_per_supervision_month
+                or pay.at_risk_share or pay.outcomes):
+            raise ValueError("with a social_impact_bond the commissioner pays only the investors: "
+                             "payment must have no fees, block grant, at_risk_share or outcomes")
+        if self.stewardship.margin_cap is not None:
+            raise ValueError("a margin_cap has nothing to cap under a social_impact_bond "
+                             "(the investors pay the provider its costs)")
+        return self
 
     @model_validator(mode="after")
     def _service_ends_before_measurement(self) -> ContractSpec:
@@ -258,7 +290,8 @@ class PrimeSpec(_Strict):
     name: Annotated[str, Field(min_length=1)]
     strategy: Strategy = Strategy.UNIFORM
     areas: Annotated[int, Field(ge=1)] = 1
-    """Number of contract areas this prime holds (direct award; competitions come later)."""
+    """Number of contract areas this prime holds by direct award. Under a ``competition`` areas are
+    won, and these only add up to the number of lots when ``competition.areas`` is not given."""
     hours_per_month: Annotated[float, Field(ge=0.0, le=100.0)] = 4.0
     """Hours per engaged person per month under the uniform strategy."""
     max_hours_per_month: Annotated[float, Field(gt=0.0, le=100.0)] = 16.0
@@ -278,6 +311,13 @@ class PrimeSpec(_Strict):
     """Mission-driven primes: the value they put on a reoffence avoided, beside any payment."""
     subcontracting: SubcontractPolicy | None = None
     """Terms it offers sub-primes when the scenario has a ``market``; none: the market's ``policy``."""
+    optimism_bias: Annotated[float, Field(ge=-0.5, le=2.0)] = 0.0
+    """In competitions: how much bigger it believes volumes and its effect on reoffending are
+    than they are when it prices a bid (0.2: 20% bigger), so an optimist underbids."""
+    bid_margin: Annotated[float, Field(ge=-0.5, le=2.0)] = 0.05
+    """In competitions: the margin over its expected cost it prices a bid at."""
+    bids_from_month: Annotated[int, Field(ge=0)] = 0
+    """In competitions: the month from which it bids (0: from the first competition; later: a new entrant)."""
 
     @model_validator(mode="after")
     def _mission_has_a_mission(self) -> PrimeSpec:
@@ -299,6 +339,8 @@ class Scenario(_Strict):
     primes: Annotated[list[PrimeSpec], Field(min_length=1)]
     market: MarketSpec | None = None
     """Sub-primes the primes can subcontract to; none: every prime delivers in-house."""
+    competition: CompetitionSpec | None = None
+    """How areas are let (sim/commissioning.py); none: direct award to the primes in list order."""
 
     @model_validator(mode="after")
     def _unique_prime_names(self) -> Scenario:
@@ -307,7 +349,24 @@ class Scenario(_Strict):
             raise ValueError(f"prime names must be unique, got {names}")
         return self
 
+    @model_validator(mode="after")
+    def _reletting_needs_a_competition(self) -> Scenario:
+        # Without a competition areas are directly awarded once; nothing could re-let them.
+        contract = self.contract
+        if self.competition is None:
+            asked = [name for name, value in (("contract.term_months", contract.term_months),
+                                              ("contract.break_clause_months", contract.break_clause_months),
+                                              ("contract.performance", contract.performance)) if value is not None]
+            asked += [f"primes.{p.name}.bids_from_month" for p in self.primes if p.bids_from_month > 0]
+            if asked:
+                raise ValueError(f"{', '.join(asked)} need(s) a 'competition' to re-let areas")
+        elif self.competition.interim.name in {p.name for p in self.primes}:
+            raise ValueError(f"competition.interim.name '{self.competition.interim.name}' is a prime's name")
+        return self
+
     @property
     def areas(self) -> int:
-        """Number of contract areas, one prime each."""
+        """Number of contract areas: the competition's lots, or one per prime ``areas``."""
+        if self.competition is not None and self.competition.areas is not None:
+            return self.competition.areas
         return sum(p.areas for p in self.primes)

@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from sim.payments import MeasuredOutcome, fees, outcome_payment, withheld
+from sim.stewardship import merlin_outcome_share, merlin_policy
 from sim.vocabulary import SECTORS, SERVICE_TYPES
 
 if TYPE_CHECKING:
@@ -407,7 +408,13 @@ class SubcontractedSupply:
     def __init__(self, prime: Prime, market: Market) -> None:
         self.prime = prime
         self.market = market
-        self.policy: SubcontractPolicy = prime.spec.subcontracting or market.spec.policy
+        policy = prime.spec.subcontracting or market.spec.policy
+        # The Merlin-style standard limits the terms the prime may offer; it still chooses them.
+        self.merlin = market.model.design.contract.stewardship.merlin
+        self.sought_outcome_share = policy.outcome_share_passed
+        self.policy: SubcontractPolicy = merlin_policy(policy) if self.merlin else policy
+        self.settled_referrals = 0.0
+        self._own_at_risk: tuple[int, float] = (-1, 0.0)
         self.by_type: list[list[Subcontract]] = [[] for _ in range(_N_TYPES)]
         self.demand = np.zeros(_N_TYPES)
         self.matched = np.ones(_N_TYPES)
@@ -446,16 +453,46 @@ class SubcontractedSupply:
         weight = _PRIOR_COHORTS * size * per_referral
         return (prior * weight + self.outcome_paid) / (weight + self.outcome_dose)
 
+    def own_at_risk_share(self) -> float:
+        """Return the share of its own expected income the prime has at risk on outcomes.
+
+        Fees it keeps per referral (after any withholding) against the outcome
+        payments it expects per referral: a prior from the contract's payment
+        rules at the policy's ``expected_reduction``, outweighed by what is paid
+        as cohorts are measured (as in :meth:`outcome_value_per_effective_hour`).
+        The Merlin-style standard caps sub-primes' at-risk share at this.
+        """
+        model = self.market.model
+        if self._own_at_risk[0] == model.steps:
+            return self._own_at_risk[1]
+        contract = model.design.contract
+        pay = contract.payment
+        size = max(model.design.cohort.referrals_per_year / 12.0 / len(model.prime_of_area), 1.0)
+        gross = fees(pay, size, size * contract.service.months, 1.0)
+        kept = (gross - withheld(pay, gross)) / size
+        bands = self._band_shares if self._band_shares is not None else np.full(4, 0.25)
+        prior = expected_outcome_per_referral(model, self.policy.expected_reduction, bands)
+        weight = _PRIOR_COHORTS * size
+        outcome = (prior * weight + self.outcome_paid) / (weight + self.settled_referrals)
+        total = kept + max(outcome, 0.0)
+        share = max(outcome, 0.0) / total if total > 0 else 0.0
+        self._own_at_risk = (model.steps, share)
+        return share
+
     def offer(self, subprime: SubPrime, margin: float, hours: float,
               value_per_effective_hour: float) -> Terms:
         """Return the terms this prime offers a sub-prime at a margin over its full cost."""
         policy = self.policy
         price = subprime.full_cost_per_hour * (1.0 + margin)
-        expected_share = (policy.outcome_share_passed * value_per_effective_hour
-                          * subprime.effectiveness * self.matched[subprime.service_type])
+        full_share = (value_per_effective_hour * subprime.effectiveness
+                      * self.matched[subprime.service_type])
+        share = policy.outcome_share_passed
+        if self.merlin:
+            share = merlin_outcome_share(share, full_share, price, self.own_at_risk_share())
+        expected_share = share * full_share
         return Terms(
             fee_per_hour=max(price - expected_share, 0.0),
-            outcome_share=policy.outcome_share_passed,
+            outcome_share=share,
             expected_share_per_hour=expected_share,
             payment_lag_months=policy.payment_lag_months,
             hours=hours,
@@ -558,6 +595,7 @@ class SubcontractedSupply:
         if index not in self._settled:
             self._settled.add(index)
             self.outcome_dose += total
+            self.settled_referrals += cohort.size
         self.outcome_paid += amount
         if amount <= 0 or total <= 0:
             return

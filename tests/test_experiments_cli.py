@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,13 @@ from pbrsim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _snapshot_scenarios(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Run on a copy of the shipped scenarios: others may edit them while these tests run."""
+    global SCENARIOS
+    SCENARIOS = shutil.copytree(ROOT / "scenarios", tmp_path_factory.mktemp("scenarios") / "s")
 
 
 def small_scenario(folder: Path, name: str) -> Path:
@@ -52,7 +60,7 @@ def test_compare_writes_store_with_reference(tmp_path: Path, pair: list[str]) ->
 def test_compare_again_continues_same_batch(
     tmp_path: Path, pair: list[str], capsys: pytest.CaptureFixture
 ) -> None:
-    """Repeating a compare into its own store runs nothing again; a different batch there is refused."""
+    """Repeating a compare into its own store runs nothing again; another batch there is refused."""
     out = str(tmp_path / "cmp")
     args = ["compare", *pair, "--out", out, "--workers", "1", "--no-report"]
     assert main([*args, "--reps", "1"]) == 0
@@ -101,7 +109,7 @@ def test_compare_missing_scenario_file(tmp_path: Path, capsys: pytest.CaptureFix
     importlib.util.find_spec("analysis.report") is None, reason="analysis.report not written yet"
 )
 def test_compare_prints_table_and_writes_report(tmp_path: Path, pair: list[str]) -> None:
-    """Without --no-report, compare ends with the comparison table and an HTML report in the store."""
+    """Without --no-report, compare ends with the comparison table and an HTML report."""
     out = tmp_path / "cmp"
     assert main(["compare", *pair, "--reps", "2", "--out", str(out), "--workers", "1"]) == 0
     assert (out / "report.html").exists()

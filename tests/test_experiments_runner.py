@@ -1,9 +1,10 @@
-"""Running batches: backends agree, failures are kept, stores resume and refuse (experiments/runner, store)."""
+"""Running batches: backends agree, failures are kept, stores resume and refuse."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,6 @@ import pytest
 import yaml
 
 import experiments.worker
-from experiments.cli import add_commands  # noqa: F401  (the CLI module must import cleanly)
 from experiments.plan import Plan, plan_experiment
 from experiments.runner import run_tasks
 from experiments.spec import Experiment, load_experiment
@@ -26,6 +26,13 @@ from pbrsim.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 TINY = {"cohort": {"referrals_per_year": 3000}, "contract": {"months": 12}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _snapshot_scenarios(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Run on a copy of the shipped scenarios: others may edit them while these tests run."""
+    global SCENARIOS
+    SCENARIOS = shutil.copytree(ROOT / "scenarios", tmp_path_factory.mktemp("scenarios") / "s")
 
 
 def write_experiment(folder: Path, name: str = "exp", **fields: object) -> Path:
@@ -67,7 +74,7 @@ def assert_same_results(a: Path, b: Path) -> None:
 
 @pytest.fixture(scope="module")
 def serial_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Plan, Path]:
-    """A small batch (2 scenarios x 2 replications) run serially: the reference for the other backends."""
+    """A small batch (2 scenarios x 2 replications) run serially: the reference for the others."""
     folder = tmp_path_factory.mktemp("serial")
     plan = plan_of(write_experiment(folder))
     return plan, run_into(plan, folder / "out", workers=1)
@@ -83,12 +90,16 @@ def test_pool_matches_serial(serial_store: tuple[Plan, Path], tmp_path: Path) ->
 
 
 def test_dask_cluster_matches_serial(serial_store: tuple[Plan, Path], tmp_path: Path) -> None:
-    """A real Dask LocalCluster (2 worker processes on loopback) gives exactly the serial results."""
+    """A real Dask LocalCluster (2 worker processes, loopback) gives exactly the serial results."""
     from distributed import LocalCluster
 
     plan, serial = serial_store
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",  # any free port: tests running side by side never clash
     ) as cluster:
         out = run_into(plan, tmp_path / "dask", cluster=cluster.scheduler_address)
     assert_same_results(out, serial)
@@ -120,11 +131,12 @@ def test_store_layout(serial_store: tuple[Plan, Path]) -> None:
 
 
 def test_duckdb_queries_store_directly(serial_store: tuple[Plan, Path]) -> None:
-    """DuckDB reads the metrics and monthly files with a glob; identity columns have their documented types."""
+    """DuckDB reads metrics and monthly files by glob; identity columns have documented types."""
     _, out = serial_store
     per_scenario = duckdb.sql(
         f"select scenario, count(*) as runs, avg(true_impact_pp) as impact "
-        f"from read_parquet('{out}/metrics/*.parquet', union_by_name=true) group by scenario order by scenario"
+        f"from read_parquet('{out}/metrics/*.parquet', union_by_name=true) "
+        "group by scenario order by scenario"
     ).df()
     assert per_scenario["runs"].tolist() == [2, 2]
     months = duckdb.sql(
@@ -164,7 +176,7 @@ def test_same_replication_same_seed_across_scenarios(serial_store: tuple[Plan, P
 def test_invalid_design_point_fails_and_batch_continues(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """A sweep value that makes an invalid scenario is a failed run with its error; the rest run; exit 1."""
+    """A sweep value making an invalid scenario is a failed run with its error; others run."""
     exp = write_experiment(
         tmp_path,
         replications=1,
@@ -212,7 +224,7 @@ def test_exception_in_model_is_recorded(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_resume_reruns_failed_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--resume runs failed runs again, and only those; once they succeed the store equals a clean run."""
+    """--resume runs failed runs again, and only those; then the store equals a clean run."""
     exp = write_experiment(tmp_path)
     real = experiments.worker.run_scenario
     monkeypatch.setattr(
@@ -232,7 +244,7 @@ def test_resume_reruns_failed_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path) -> None:
-    """A batch killed mid-way (SIGKILL, pool and all) resumes to exactly the results of an uninterrupted run."""
+    """A batch killed mid-way (SIGKILL, pool and all) resumes to an uninterrupted run's results."""
     exp = write_experiment(
         tmp_path,
         replications=8,
@@ -335,7 +347,7 @@ def test_resume_of_different_experiment_refused(
 
 
 def test_changed_scenario_refused_on_resume(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """If a scenario's content changed since the batch began, resuming is refused with the scenario named."""
+    """If a scenario changed since the batch began, resuming is refused with the scenario named."""
     scenario = tmp_path / "mine.yaml"
     scenario.write_text(f"extends: {SCENARIOS / 'fee_for_service.yaml'}\nname: Mine\n")
     exp = write_experiment(tmp_path, scenarios=[str(scenario)])
@@ -345,6 +357,18 @@ def test_changed_scenario_refused_on_resume(tmp_path: Path, capsys: pytest.Captu
     scenario.write_text(scenario.read_text() + "cohort: {drift_pp_per_year: 1.0}\n")
     assert main(["experiment", str(exp), "--out", out, "--resume"]) == 2
     assert "scenario 'Mine' has changed since the batch began" in capsys.readouterr().err
+
+
+def test_store_of_other_pbrsim_version_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A store written by another pbrsim version is not resumed: one store, one model version."""
+    out = _make_store(tmp_path)
+    batch = json.loads((out / "batch.json").read_text())
+    (out / "batch.json").write_text(json.dumps({**batch, "pbrsim_version": "0.0.1"}))
+    exp = write_experiment(tmp_path / "def")
+    assert main(["experiment", str(exp), "--out", str(out), "--resume"]) == 2
+    assert "written by pbrsim 0.0.1" in capsys.readouterr().err
 
 
 def test_output_path_that_is_a_file_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -400,7 +424,7 @@ def test_sensitivity_csv(
 
 
 def test_experiment_builds_from_stored_definition(serial_store: tuple[Plan, Path]) -> None:
-    """The definition in batch.json is enough to rebuild the experiment (what sensitivity analysis relies on)."""
+    """The definition in batch.json rebuilds the experiment (sensitivity analysis relies on it)."""
     plan, out = serial_store
     assert Experiment.model_validate(
         read_batch(out)["experiment"]["definition"]

@@ -1,4 +1,4 @@
-"""Experiment files, sweep paths, design sizes and seed derivation (experiments/spec, designs, plan)."""
+"""Experiment files, sweep paths, design sizes and seed derivation (spec, designs, plan)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def experiment(**fields: object) -> Experiment:
 
 
 def test_minimal_file_loads_with_defaults(tmp_path: Path) -> None:
-    """A file naming only scenarios gets one replication, the default root seed and its stem as name."""
+    """A file naming only scenarios gets 1 replication, the default root seed, its stem as name."""
     exp = load_experiment(write(tmp_path, {"scenarios": [str(SCENARIOS / "fee_for_service.yaml")]}))
     assert (exp.name, exp.replications, exp.root_seed, exp.sweep) == ("exp", 1, 20111, None)
 
@@ -71,10 +71,10 @@ def test_wrong_type_names_path_and_expectation(tmp_path: Path) -> None:
     with pytest.raises(ExperimentFileError) as err:
         load_experiment(path)
     text = str(err.value)
-    assert f"{path}: sweep.latin.samples: Input should be a valid integer" in text
+    assert f"{path}: sweep.samples: Input should be a valid integer" in text
     assert (
-        "sweep.latin.parameters.cohort.drift_pp_per_year: Value error, 'high' (0) must be above 'low' (1)"
-        in text
+        "sweep.parameters.cohort.drift_pp_per_year: "
+        "Value error, 'high' (0) must be above 'low' (1)" in text
     )
 
 

@@ -20,12 +20,22 @@ def shipped_run(request):
 
 
 def test_money_is_conserved(shipped_run):
-    """Every pound the commissioner pays lands with a prime and is spent or kept by it."""
+    """Every pound the commissioner pays lands with a prime (or a bond's investors) and is spent or kept."""
     model = shipped_run
     ledger = model.ledger.frame()
-    paid_out = ledger.loc[ledger.payer == "commissioner", "amount"].sum()
-    received = ledger.loc[ledger.payee.isin([p.name for p in model.primes]), "amount"].sum()
-    assert paid_out == pytest.approx(received, rel=1e-12)
+    investors = [model.investment.name] if model.investment is not None else []
+    # under a bond the commissioner pays the investors, and they pay the prime
+    paid_out = ledger.loc[ledger.payer.isin(["commissioner", *investors]), "amount"].sum()
+    received = ledger.loc[ledger.payee.isin([p.name for p in model.primes] + investors), "amount"].sum()
+    # the commissioner's cost of running competitions leaves the model (sim/commissioning.py)
+    procurement = ledger.loc[ledger.payee == "procurement", "amount"].sum()
+    assert procurement == pytest.approx(model.commissioning.procurement_costs, rel=1e-12)
+    assert paid_out == pytest.approx(received + procurement, rel=1e-12)
+    for name in investors:
+        flows = (ledger.loc[ledger.payee == name, "amount"].sum()
+                 - ledger.loc[ledger.payer == name, "amount"].sum())
+        bond = model.investment
+        assert bond.cash - bond.spec.investor_capital == pytest.approx(flows, rel=1e-9, abs=1e-3)
     for prime in model.primes:
         income = ledger.loc[ledger.payee == prime.name, "amount"].sum()
         spent = ledger.loc[ledger.payer == prime.name, "amount"].sum()

@@ -1,0 +1,820 @@
+"""Commissioning over time: competitions, awards, performance management, failure and re-letting.
+
+Without a ``competition`` in the scenario, areas are directly awarded to the
+primes in list order (the first prime holds its ``areas`` first) and keep
+them for the whole run, at the contract's own prices: the model as it was
+before commissioning was modelled.
+
+With a ``competition`` (:class:`~sim.scenario_commissioning.CompetitionSpec`),
+every contract area is a lot, let by competition at the start, at the end of
+each contract (``contract.term_months``) and after a failure or termination:
+
+* Bids. The commissioner opens a data room: the planned referrals a month
+  per area (``cohort.referrals_per_year``; at a re-competition, the last
+  twelve months' actual referrals) and a sample of past referrals. Each
+  eligible prime costs the specification from its own cost structure
+  (overhead, unit cost, the hours it offers: its ``hours_per_month`` or the
+  contract's floor if higher) and its own beliefs: it expects the fall in
+  reoffending its ``prior_effect`` implies for the sample, and income at the
+  contract's list prices from the contract's own payment rules. It then
+  prices a *price factor*: the share of every list fee and outcome price it
+  asks to be paid, covering its expected cost plus its ``bid_margin``. An
+  ``optimism_bias`` makes it believe volumes and its effect are that much
+  bigger than they are, so it spreads its overhead thinner, expects more
+  outcome income, and underbids. Its bid also promises the hours it offers
+  and the fall in reoffending it expects.
+* Evaluation (:func:`evaluate`). ``lowest_tender``: the lowest price factor
+  wins. ``meat``: ``price_weight`` x (lowest price / price) +
+  ``quality_weight`` x quality, where quality is deliverability x the mean of
+  the service offered (effective hours against the best bid's) and financial
+  standing (capital against the bidder's declared costs for the areas it
+  would hold). Deliverability is the commissioner's abnormally-low-tender
+  test: the bid's income at the *planned* volume and the commissioner's own
+  assumed reduction against the bidder's declared cost of the
+  specification (Public Contracts Regulations 2015, regulation 69).
+  Promises are not scored: anyone can promise; the contract monitors them.
+* Award. The winner holds the area. Its price factor scales the contract's
+  terms in that area (:func:`sim.payments.scaled_payment`), so the payment
+  rules stay pure functions of (terms, outcomes); its adaptive strategy
+  weighs outcomes at its own prices.
+* Performance (``contract.performance``). Every ``review_months`` each
+  competitively let area is compared with its bid: hours a month per engaged
+  person the holder delivered, against the hours promised; the fall in proven
+  reoffending measured on the area's cohorts since the last review (those
+  referred under the holder), against the fall promised. A shortfall beyond
+  the tolerance earns a rectification notice; still short at a review
+  ``rectification_months`` on, the contract is terminated and re-let, and the
+  terminated holder may not bid for that area again.
+* Break clauses (``contract.break_clause_months``). At each break point the
+  commissioner ends a contract under a rectification notice (a
+  termination), and a holder that has lost money overall leaves (a break).
+  The area is re-let at once: a break is planned, so nobody needs to step in.
+* Failure. A prime whose losses exceed its capital (cash, plus fees accrued
+  to the next invoice, plus fees withheld in the pots of its areas' cohorts
+  still to be measured, below zero) hands every contract back and never
+  bids again. The area goes to the public interim provider (the provider of
+  last resort: fewer hours, less effect an hour) until a new contract is let
+  ``procurement_months`` later.
+* The contract passes whole to each new holder (a novation): the caseload in
+  service, its fees, and the outcome payments of cohorts measured while it
+  holds the area, at its own prices. Every area always has a provider.
+
+Every competition for an area costs the commissioner ``procurement_cost``
+(ledger: ``commissioner -> procurement``). Referral volumes can depart from
+the plan through ``cohort.volume_shocks`` (:func:`volume_factor`); bids priced
+on the plan then meet different volumes.
+
+Bid noise draws from a stream of its own, spawned from the run's root seed,
+so a design's competitions do not shift the random numbers of its supply
+chain or its offenders: two evaluation rules run on the same seed see the same
+people, the same outcomes' random numbers and the same bids.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from mesa.time import Schedule
+
+from sim.agents import Prime
+from sim.payments import MeasuredOutcome, fees, outcome_payment, scaled_payment, withheld
+from sim.population import CohortProfile, draw_offenders
+from sim.scenario import CohortSpec, ContractSpec, PaymentSpec, PrimeSpec, Strategy
+from sim.scenario_commissioning import CompetitionSpec
+from sim.scenario_supply import SubcontractPolicy
+from sim.strategies import MarginalStrategy, believed_complexity, marginal_values
+
+if TYPE_CHECKING:
+    from mesa.time import Event
+
+    from sim.model import PbRModel
+
+__all__ = [
+    "PROCUREMENT",
+    "Bid",
+    "Commissioning",
+    "ContractEvent",
+    "DataRoom",
+    "Lot",
+    "believed_reduction",
+    "commissioning_metrics",
+    "evaluate",
+    "Life",
+    "Projection",
+    "open_data_room",
+    "outcome_per_referral",
+    "project",
+    "volume_factor",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Ledger payee and kind of the commissioner's cost of running a competition.
+PROCUREMENT = "procurement"
+_COMMISSIONER = "commissioner"
+#: Reoffences per reoffender (Ministry of Justice, 2011: 2.9): how bidders turn a rate into reoffences.
+REOFFENCES_PER_REOFFENDER = 2.9
+#: Spawn key of the commissioning stream: a child of the root seed the model's own four never use.
+_STREAM_KEY = 101
+#: Months of actual referrals a re-competition's data room reports.
+_VOLUME_MONTHS = 12
+
+
+def volume_factor(cohort: CohortSpec, month: int) -> float:
+    """Referrals in ``month`` as a multiple of the plan: the product of the shocks in force."""
+    factor = 1.0
+    for shock in cohort.volume_shocks:
+        if month >= shock.start_month and (shock.end_month is None or month <= shock.end_month):
+            factor *= shock.factor
+    return factor
+
+
+# -- what bidders see, and how they cost a bid: pure functions ----------------------------------
+
+
+@dataclass(frozen=True)
+class DataRoom:
+    """What the commissioner publishes to bidders.
+
+    Attributes:
+        volume: referrals a month per area to plan on.
+        engaged: whether each sampled past referral engaged with services.
+        needs: assessed needs of each sampled referral (people x service types).
+        score: assessed risk score of each (the bidders' view of risk).
+        band_shares: share of referrals in each payment band.
+        band_rates: mean assessed risk in each payment band (a bidder's base rate by band).
+    """
+
+    volume: float
+    engaged: np.ndarray
+    needs: np.ndarray
+    score: np.ndarray
+    band_shares: np.ndarray
+    band_rates: np.ndarray
+
+    @property
+    def engaged_share(self) -> float:
+        """Share of referrals who engage (and so are given service)."""
+        return float(self.engaged.mean())
+
+    def at_volume(self, volume: float) -> DataRoom:
+        """The same sample with another planned volume."""
+        return replace(self, volume=volume)
+
+
+def open_data_room(rng: np.random.Generator, profile: CohortProfile, size: int, volume: float) -> DataRoom:
+    """Draw the sample of past referrals the commissioner publishes (before any drift)."""
+    people = draw_offenders(rng, size, profile)
+    band = people["pay_band"].astype(np.intp)
+    counts = np.bincount(band, minlength=4).astype(float)
+    rates = np.bincount(band, weights=people["score"].astype(float), minlength=4)
+    rates = np.divide(rates, counts, out=np.full(4, profile.base_rate), where=counts > 0)
+    return DataRoom(volume, people["engaged"], people["needs"], people["score"].astype(float),
+                    counts / counts.sum(), rates)
+
+
+def believed_reduction(prior_effect: float, hours: float, room: DataRoom, follow_up: int,
+                       service_months: int) -> float:
+    """Relative fall in proven reoffending a bidder expects from ``hours`` a month of service.
+
+    For each sampled person who engages and has a need, the hazard is cut by
+    ``prior_effect x (1 - exp(-dose / believed complexity))`` with the dose
+    growing month by month through service, averaged over the follow-up; the
+    cut is averaged over people weighted by their assessed risk (the share of
+    reoffenders each would be).
+    """
+    months = np.arange(1, follow_up + 1)
+    dose = hours * np.minimum(months, service_months)
+    complexity = believed_complexity(room.needs)[:, None]
+    reach = (1.0 - np.exp(-dose[None, :] / complexity)).mean(axis=1)
+    cut = prior_effect * reach * room.engaged * room.needs.any(axis=1)
+    return float(np.average(cut, weights=room.score))
+
+
+def outcome_per_referral(contract: ContractSpec, room: DataRoom, volume: float, reduction: float) -> float:
+    """Outcome payment per referral at the contract's list prices for a typical month's cohort.
+
+    The cohort (``volume`` people in the data room's payment bands) reoffends
+    ``reduction`` (relative) below a counterfactual at the data room's rates,
+    with :data:`REOFFENCES_PER_REOFFENDER`; its pot holds the fees withheld
+    over its service. The contract's own payment rules price it.
+    """
+    pay = contract.payment
+    if not pay.outcomes or volume <= 0:
+        return 0.0
+    n = volume * room.band_shares
+    rate = room.band_rates
+    frequency = rate * REOFFENCES_PER_REOFFENDER
+    pot = withheld(pay, fees(pay, volume, volume * contract.service.months, 1.0))
+    outcome = MeasuredOutcome(n=n, reoffenders=n * rate * (1.0 - reduction),
+                              reoffences=n * frequency * (1.0 - reduction),
+                              cf_reoffenders=n * rate, cf_reoffences=n * frequency, pot=pot)
+    return sum(outcome_payment(component, outcome) for component in pay.outcomes) / volume
+
+
+@dataclass(frozen=True)
+class Life:
+    """The months of a contract, counted from its award.
+
+    Attributes:
+        history: months the area had already been referring (their people are still in service and
+            their cohorts still to be measured: the new holder takes them over).
+        referring: months of the contract in which referrals arrive.
+        serving: months it serves the area and pays its overhead.
+        paid: months in which it is paid for the cohorts measured (the last holder, to the end of
+            the run-off).
+    """
+
+    history: int
+    referring: int
+    serving: int
+    paid: int
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Month-by-month cost and income of a contract, at the contract's list prices.
+
+    Attributes:
+        cost: overhead and delivery each month.
+        income: fees kept and outcome payments each month (what a price factor scales).
+        booked: the change each month in what the holder is worth at list prices: fees kept and
+            withheld, plus outcome payments less the pots they settle (fees withheld are an asset
+            until measured, as :meth:`Commissioning.net_worth` counts them).
+    """
+
+    cost: np.ndarray
+    income: np.ndarray
+    booked: np.ndarray
+
+    def price_factor(self, margin: float) -> float:
+        """The price factor that covers the contract's cost plus ``margin`` (1 if it pays nothing)."""
+        income = float(self.income.sum())
+        return float(self.cost.sum()) * (1.0 + margin) / income if income > 0 else 1.0
+
+    def funding_need(self, factor: float) -> float:
+        """The deepest the holder's worth falls below its starting capital, at price ``factor``."""
+        path = np.cumsum(factor * self.booked - self.cost)
+        return float(max(-path.min(), 0.0)) if path.size else 0.0
+
+
+def project(spec: PrimeSpec, hours: float, contract: ContractSpec, room: DataRoom, volume: float,
+            reduction: float, life: Life, measure_delay: int) -> Projection:
+    """A prime's projection of one area's contract, from its own cost structure.
+
+    Referrals arrive at ``volume`` a month while the contract refers; the
+    caseload is everyone referred in the last ``service.months`` months
+    (including those taken over), of whom the data room's share engage and
+    get ``hours`` a month at the prime's unit cost; overhead is paid every
+    month it serves. Fees follow the contract's terms; each month's cohort is
+    paid for ``measure_delay`` months after referral, at the outcome payment
+    per referral that ``reduction`` earns (:func:`outcome_per_referral`).
+    """
+    pay = contract.payment
+    months = max(life.serving, life.paid)
+    t = np.arange(1, months + 1)
+    window = contract.service.months
+
+    def referred(u: np.ndarray) -> np.ndarray:
+        return ((u > -life.history) & (u <= life.referring)).astype(float)
+
+    # people in service: referral months among the last ``window`` months, times the volume
+    lagged = referred(t[:, None] - np.arange(window)[None, :])
+    serving = t <= life.serving
+    caseload = volume * lagged.sum(axis=1) * serving
+    new = volume * referred(t) * serving
+    gross = (pay.fee_per_referral * new + pay.fee_per_supervision_month * caseload
+             + pay.block_grant_per_year / 12.0 * ((t <= life.referring) & serving))
+    held = pay.at_risk_share * gross
+    measured = volume * referred(t - measure_delay) * (t <= life.paid)
+    outcome = measured * outcome_per_referral(contract, room, volume, reduction)
+    pot_per_referral = withheld(pay, fees(pay, 1.0, window, 0.0)) + pay.at_risk_share * pay.block_grant_per_year / 12.0 / max(volume, 1e-9)
+    cost = (spec.overhead_per_month * serving
+            + caseload * room.engaged_share * hours * spec.unit_cost_per_hour)
+    return Projection(cost=cost, income=gross - held + outcome,
+                      booked=gross + outcome - measured * pot_per_referral)
+
+
+@dataclass(frozen=True)
+class Bid:
+    """One prime's tender for one area, and how the commissioner scored it.
+
+    Attributes:
+        bidder: the prime's name.
+        area: the lot.
+        month: when it was made (0: before the first month).
+        price_factor: share of the contract's list fees and outcome prices it asks to be paid.
+        promised_hours: hours a month per engaged person it offers.
+        promised_reduction: relative fall in proven reoffending it promises.
+        believed_cost: monthly cost of the area as it expects it.
+        deliverability: 1 for a bid that covers its declared cost at the planned volume, falling to
+            0 for an abnormally low one.
+        standing: financial standing, 0 to 1.
+        service: effective hours offered (hours x effectiveness).
+        quality: MEAT quality, 0 to 1 (set by :func:`evaluate`).
+        score: evaluation score (set by :func:`evaluate`; higher wins).
+    """
+
+    bidder: str
+    area: int
+    month: int
+    price_factor: float
+    promised_hours: float
+    promised_reduction: float
+    believed_cost: float
+    deliverability: float
+    standing: float
+    service: float
+    quality: float = 0.0
+    score: float = 0.0
+
+
+def evaluate(bids: list[Bid], competition: CompetitionSpec) -> list[Bid]:
+    """Score and rank bids, best first (ties keep the order bids were made in).
+
+    ``lowest_tender`` scores price alone (lowest price / price); ``meat`` adds
+    quality at ``quality_weight``: deliverability x the mean of the service
+    offered (against the best bid's) and financial standing.
+    """
+    if not bids:
+        return []
+    lowest = min(b.price_factor for b in bids)
+    best_service = max(b.service for b in bids)
+    scored = []
+    for b in bids:
+        service = b.service / best_service if best_service > 0 else 1.0
+        quality = b.deliverability * (service + b.standing) / 2.0
+        price = lowest / b.price_factor if b.price_factor > 0 else 1.0
+        if competition.evaluation == "meat":
+            score = competition.price_weight * price + competition.quality_weight * quality
+        else:
+            score = price
+        scored.append(replace(b, quality=quality, score=score))
+    order = sorted(range(len(scored)), key=lambda i: (-scored[i].score, i))
+    return [scored[i] for i in order]
+
+
+# -- the lots and the commissioner's commissioning ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContractEvent:
+    """Something that happened to an area's contract (for analysis and tests).
+
+    Attributes:
+        month: when (0: the first competitions, before the first month).
+        area: the area.
+        kind: ``award``, ``no_bid``, ``interim``, ``handback``, ``rectification_notice``,
+            ``termination`` or ``break``.
+        provider: the provider concerned (the winner of an award; the holder otherwise).
+    """
+
+    month: int
+    area: int
+    kind: str
+    provider: str
+
+
+class Lot:
+    """One contract area as a contract: who holds it, on which bid, and its pending events.
+
+    Its scheduled events are its own bound methods, so the lot (held by
+    :class:`Commissioning`) keeps them alive: Mesa holds callbacks weakly.
+    """
+
+    def __init__(self, commissioning: Commissioning, area: int, holder: Prime) -> None:
+        self.commissioning = commissioning
+        self.area = area
+        self.holder = holder
+        self.bid: Bid | None = None
+        self.awarded = 0
+        self.interim = False
+        self.notice: int | None = None
+        self.barred: set[str] = set()
+        self.measured_cf = 0.0
+        self.measured = 0.0
+        self.measured_cohorts = 0
+        self._events: list[Event] = []
+
+    @property
+    def factor(self) -> float:
+        """The price factor its terms are scaled by."""
+        if self.bid is not None:
+            return self.bid.price_factor
+        spec = self.commissioning.spec
+        return spec.interim.price_factor if (self.interim and spec is not None) else 1.0
+
+    def start(self, holder: Prime, bid: Bid | None, month: int, interim: bool) -> None:
+        """Begin a contract (or an interim arrangement): forget the last one's events and notices."""
+        for event in self._events:
+            event.cancel()
+        self._events = []
+        self.holder, self.bid, self.awarded, self.interim = holder, bid, month, interim
+        self.notice = None
+        self.measured_cf = self.measured = 0.0
+        self.measured_cohorts = 0
+        model = self.commissioning.model
+        contract = model.design.contract
+        if interim or bid is None:
+            return
+        end = month + contract.term_months if contract.term_months is not None else None
+        last = min(end, model.referral_months) if end is not None else model.referral_months
+        if end is not None and end < model.referral_months:
+            self._events.append(model.schedule_event(self.end_of_term, at=end))
+        if contract.break_clause_months is not None:
+            for at in range(month + contract.break_clause_months, last, contract.break_clause_months):
+                self._events.append(model.schedule_event(self.break_point, at=at))
+
+    def end_of_term(self) -> None:
+        """Scheduled at the contract's end: re-compete the area."""
+        self.commissioning.compete(self, self.commissioning.model.steps)
+
+    def break_point(self) -> None:
+        """Scheduled at a break point: either party may end the contract."""
+        self.commissioning.break_point(self, self.commissioning.model.steps)
+
+    def recompete(self) -> None:
+        """Scheduled after a failure or termination: let a new contract."""
+        self._events = [e for e in self._events if not e.CANCELED]
+        self.commissioning.compete(self, self.commissioning.model.steps)
+
+
+class Commissioning:
+    """Who holds each area, on what terms, and the competitions, reviews and failures that change it.
+
+    Made by the model before the commissioner and the market: it makes the
+    primes (and, with a competition, the interim provider) and lets every
+    area, filling ``model.primes``, ``model.prime_of_area`` and
+    ``model.area_prime``.
+
+    Args:
+        model: the model, with its ledger, an empty ``primes`` and ``prime_of_area``, and an
+            ``area_prime`` array with one entry per area.
+    """
+
+    def __init__(self, model: PbRModel) -> None:
+        self.model = model
+        design = model.design
+        self.spec: CompetitionSpec | None = design.competition
+        self.base: PaymentSpec = design.contract.payment
+        n_areas = design.areas
+        self.bidders: list[Prime] = []
+        for spec in design.primes:
+            prime = Prime(model, spec, len(model.primes), [])
+            model.primes.append(prime)
+            self.bidders.append(prime)
+        self.interim: Prime | None = None
+        self._terms: list[PaymentSpec] = [self.base] * n_areas
+        self.lots: list[Lot] = []
+        self.awards: list[Bid] = []
+        self.history: list[ContractEvent] = []
+        self.failed: list[str] = []
+        self.competitions = 0
+        self.handbacks = 0
+        self.terminations = 0
+        self.notices = 0
+        self.breaks = 0
+        self.procurement_costs = 0.0
+        self.interim_months = 0
+        self._month = {"competitions": 0, "prime_handbacks": 0, "terminations": 0,
+                       "rectification_notices": 0, "contract_breaks": 0}
+        self._next_settled = 0
+        self._service_seen: dict[str, tuple[float, float]] = {}
+        self._worth: dict[str, list[float]] = {p.name: [] for p in self.bidders}
+        if self.spec is None:
+            self._direct_award(n_areas)
+            return
+        self.rng = np.random.default_rng(np.random.SeedSequence(model.seed, spawn_key=(_STREAM_KEY,)))
+        self.interim = Prime(model, self._interim_spec(), len(model.primes), list(range(n_areas)))
+        model.primes.append(self.interim)
+        model.prime_of_area.extend([self.interim] * n_areas)
+        model.area_prime[:] = self.interim.index
+        planned = design.cohort.referrals_per_year / 12.0 / n_areas
+        self.room = open_data_room(self.rng, model.profile, self.spec.data_room_size, planned)
+        self._reductions: dict[str, float] = {}
+        for area in range(n_areas):
+            lot = Lot(self, area, self.interim)
+            lot.interim = True
+            self.lots.append(lot)
+        for lot in self.lots:
+            self.compete(lot, 0)
+        model.schedule_recurring(self.review, Schedule(interval=1, start=1, end=model.end_month))
+
+    # -- set-up
+    def _direct_award(self, n_areas: int) -> None:
+        """Areas to the primes in list order, each its ``areas``, at the contract's own prices."""
+        model = self.model
+        for prime in self.bidders:
+            for _ in range(prime.spec.areas):
+                area = len(model.prime_of_area)
+                prime.areas.append(area)
+                model.prime_of_area.append(prime)
+                model.area_prime[area] = prime.index
+                self.lots.append(Lot(self, area, prime))
+
+    def _interim_spec(self) -> PrimeSpec:
+        interim = self.spec.interim
+        return PrimeSpec(
+            name=interim.name, strategy=Strategy.UNIFORM, hours_per_month=interim.hours_per_month,
+            unit_cost_per_hour=interim.unit_cost_per_hour, overhead_per_month=interim.overhead_per_month,
+            capital=interim.capital, effectiveness=interim.effectiveness,
+            # a public service stood up in a hurry delivers in-house
+            subcontracting=SubcontractPolicy(max_subprimes_per_type=0),
+        )
+
+    # -- what the rest of the model asks
+    def terms(self, area: int | None) -> PaymentSpec:
+        """Payment terms in force in an area: the contract's, scaled by its holder's price."""
+        return self.base if area is None else self._terms[area]
+
+    def holder_name(self, area: int) -> str:
+        """Name of the provider holding an area now."""
+        return self.model.prime_of_area[area].name
+
+    # -- competitions
+    def _room(self, month: int) -> DataRoom:
+        """The data room: the plan at first; later, the last year's actual referrals per area."""
+        model = self.model
+        if month < 1:
+            return self.room
+        first = max(1, month - _VOLUME_MONTHS + 1)
+        referred = model.month_start[month + 1] - model.month_start[first]
+        return self.room.at_volume(referred / (month - first + 1) / len(model.prime_of_area))
+
+    def _eligible(self, lot: Lot, month: int) -> list[Prime]:
+        cap = self.spec.max_areas_per_prime
+        return [
+            p for p in self.bidders
+            if p.name not in self.failed and p.name not in lot.barred and p.spec.bids_from_month <= month
+            and (cap is None or sum(a != lot.area for a in p.areas) < cap)
+        ]
+
+    def _life(self, month: int) -> Life:
+        """The months of a contract awarded now: to the end of its term, or to the end of the run."""
+        model = self.model
+        term = model.design.contract.term_months
+        history = min(month, model.referral_months)
+        if term is not None and month + term < model.referral_months:
+            return Life(history, term, term, term)
+        # the last contract: referrals to the end, then the run-off of service and measurement
+        return Life(history, model.referral_months - month, model.last_service_month - month,
+                    model.end_month - month)
+
+    def _bid(self, prime: Prime, lot: Lot, month: int, room: DataRoom) -> Bid | None:
+        """The prime's tender for the lot (none if it cannot fund it), and the commissioner's scores.
+
+        The prime projects the contract at the volume and effect it believes
+        in; it bids only if its capital covers the funding it believes the
+        areas it would hold need. The commissioner projects the same bid at
+        the planned volume and its own assumed reduction.
+        """
+        spec, competition = prime.spec, self.spec
+        model = self.model
+        contract = model.design.contract
+        hours = max(contract.service.min_hours_per_month, spec.hours_per_month)
+        if spec.name not in self._reductions:
+            self._reductions[spec.name] = believed_reduction(
+                spec.prior_effect, hours, room, contract.measure.follow_up_months, contract.service.months)
+        optimism = 1.0 + spec.optimism_bias
+        reduction = min(self._reductions[spec.name] * optimism, 0.95)
+        life = self._life(month)
+        believed = project(spec, hours, contract, room, room.volume * optimism, reduction, life,
+                           model.measure_delay)
+        sigma = competition.bid_noise
+        noise = math.exp(sigma * float(self.rng.standard_normal()) - sigma * sigma / 2.0)
+        factor = believed.price_factor(spec.bid_margin) * noise
+        held = sum(a != lot.area for a in prime.areas) + 1
+        if believed.funding_need(factor) * held > spec.capital:
+            return None
+        # the commissioner's view: the bidder's declared costs at the planned volume
+        declared = project(spec, hours, contract, room, room.volume, competition.assumed_reduction, life,
+                           model.measure_delay)
+        cost, income = float(declared.cost.sum()), float(declared.income.sum())
+        if cost > 0 and income > 0:
+            shortfall = max(1.0 - factor * income / cost, 0.0)
+            deliverability = float(np.clip(1.0 - shortfall / competition.abnormally_low, 0.0, 1.0))
+        else:
+            deliverability = 1.0
+        cover = competition.standing_cover * declared.funding_need(factor) * held
+        standing = min(1.0, max(spec.capital, 0.0) / cover) if cover > 0 else 1.0
+        return Bid(spec.name, lot.area, month, factor, hours, reduction,
+                   float(believed.cost.sum()) / max(len(believed.cost), 1), deliverability, standing,
+                   hours * spec.effectiveness)
+
+    def compete(self, lot: Lot, month: int) -> None:
+        """Run a competition for the lot and award it (to the interim provider if nobody may win)."""
+        model, competition = self.model, self.spec
+        model.ledger.record(month, _COMMISSIONER, PROCUREMENT, PROCUREMENT, competition.procurement_cost)
+        self.procurement_costs += competition.procurement_cost
+        self.competitions += 1
+        self._month["competitions"] += 1
+        room = self._room(month)
+        bids = [b for b in (self._bid(p, lot, month, room) for p in self._eligible(lot, month)) if b is not None]
+        if competition.max_price_factor is not None:
+            bids = [b for b in bids if b.price_factor <= competition.max_price_factor]
+        ranked = evaluate(bids, competition)
+        if not ranked:
+            logger.debug("month %d: no acceptable bid for area %d", month, lot.area)
+            self.history.append(ContractEvent(month, lot.area, "no_bid", lot.holder.name))
+            self._to_interim(lot, month)
+            return
+        winner = ranked[0]
+        self.awards.append(winner)
+        self.history.append(ContractEvent(month, lot.area, "award", winner.bidder))
+        self._award(lot, next(p for p in self.bidders if p.name == winner.bidder), winner, month)
+        logger.debug("month %d: area %d to %s at %.3f", month, lot.area, winner.bidder, winner.price_factor)
+
+    def _award(self, lot: Lot, holder: Prime, bid: Bid | None, month: int, interim: bool = False) -> None:
+        """Hand the area, its caseload and its outcome book to ``holder`` on the bid's terms."""
+        model = self.model
+        old = lot.holder
+        if old is not holder:
+            if lot.area in old.areas:
+                old.areas.remove(lot.area)
+            holder.areas.append(lot.area)
+            holder.areas.sort()
+            model.prime_of_area[lot.area] = holder
+            model.area_prime[lot.area] = holder.index
+        lot.start(holder, bid, month, interim)
+        self._terms[lot.area] = scaled_payment(self.base, lot.factor)
+        self._retune(old)
+        self._retune(holder)
+
+    def _retune(self, prime: Prime) -> None:
+        """An adaptive prime weighs outcomes at its own prices: the mean price factor of its areas."""
+        if not isinstance(prime.strategy, MarginalStrategy) or not prime.areas:
+            return
+        factor = float(np.mean([self.lots[a].factor for a in prime.areas]))
+        contract = self.model.design.contract
+        scaled = contract.model_copy(update={"payment": scaled_payment(self.base, factor)})
+        prime.strategy.binary_value, prime.strategy.contract_frequency_value = marginal_values(scaled)
+
+    def _to_interim(self, lot: Lot, month: int) -> None:
+        """The interim provider takes the area until a new contract is let."""
+        self._award(lot, self.interim, None, month, interim=True)
+        self.history.append(ContractEvent(month, lot.area, "interim", self.interim.name))
+        model = self.model
+        at = month + max(self.spec.procurement_months, 1)
+        if at < model.referral_months:
+            lot._events.append(model.schedule_event(lot.recompete, at=at))
+
+    # -- the monthly review: failures, performance, interim months
+    def review(self) -> None:
+        """Scheduled each month after the step: hand-backs, performance reviews, interim months."""
+        model = self.model
+        month = model.steps
+        self._collect_outcomes()
+        self._check_failures(month)
+        performance = model.design.contract.performance
+        if (performance is not None and month % performance.review_months == 0
+                and month <= model.referral_months):
+            self._review_performance(month, performance)
+        if month <= model.referral_months:
+            self.interim_months += sum(lot.interim for lot in self.lots)
+
+    def net_worth(self, prime: Prime, pots: list[float] | None = None) -> float:
+        """Cash, plus fees accrued to the next invoice, plus fees withheld in its areas' unmeasured pots."""
+        pots = self._pending_pots() if pots is None else pots
+        accrued = self.model.commissioner.accrued.get(prime.name, 0.0)
+        return prime.cash + accrued + sum(pots[a] for a in prime.areas)
+
+    def _pending_pots(self) -> list[float]:
+        pots = [0.0] * len(self.lots)
+        # cohorts are measured in the order they were referred: the unmeasured ones are the last
+        for cohort in reversed(self.model.cohorts):
+            if cohort.result is not None:
+                break
+            pots[cohort.area] += cohort.pot
+        return pots
+
+    def _check_failures(self, month: int) -> None:
+        """A prime whose losses exceed its capital hands every contract back."""
+        pots = self._pending_pots()
+        for prime in self.bidders:
+            worth = self.net_worth(prime, pots)
+            self._worth[prime.name].append(worth)
+            if prime.areas and prime.name not in self.failed and worth < 0:
+                self.failed.append(prime.name)
+                logger.debug("month %d: %s fails and hands back areas %s", month, prime.name, prime.areas)
+                for area in list(prime.areas):
+                    self.history.append(ContractEvent(month, area, "handback", prime.name))
+                    self.handbacks += 1
+                    self._month["prime_handbacks"] += 1
+                    self._to_interim(self.lots[area], month)
+
+    def _collect_outcomes(self) -> None:
+        """Add newly measured cohorts to their area's tally, if referred under the current contract."""
+        cohorts = self.model.cohorts
+        while self._next_settled < len(cohorts) and cohorts[self._next_settled].result is not None:
+            cohort = cohorts[self._next_settled]
+            self._next_settled += 1
+            lot = self.lots[cohort.area]
+            if lot.bid is not None and not lot.interim and cohort.month > lot.awarded:
+                lot.measured_cf += cohort.result["cf_reoffenders"]
+                lot.measured += cohort.result["reoffenders"]
+                lot.measured_cohorts += 1
+
+    def _service_rates(self) -> dict[str, float | None]:
+        """Hours a month per engaged person each prime delivered since the last review."""
+        rates: dict[str, float | None] = {}
+        for prime in self.bidders:
+            hours, months = float(prime.hours_by_type.sum()), float(prime.months_by_status.sum())
+            seen_hours, seen_months = self._service_seen.get(prime.name, (0.0, 0.0))
+            self._service_seen[prime.name] = (hours, months)
+            rates[prime.name] = (hours - seen_hours) / (months - seen_months) if months > seen_months else None
+        return rates
+
+    def _review_performance(self, month: int, performance) -> None:
+        """Compare each competitively let area with its bid; notice, rectify or terminate."""
+        rates = self._service_rates()
+        for lot in self.lots:
+            if lot.interim or lot.bid is None:
+                continue
+            short = False
+            rate = rates.get(lot.holder.name)
+            if (performance.service_tolerance is not None and rate is not None
+                    and rate < (1.0 - performance.service_tolerance) * lot.bid.promised_hours):
+                short = True
+            # outcomes are judged on a review period's worth of cohorts, never on one noisy month
+            if (performance.outcome_tolerance is not None
+                    and lot.measured_cohorts >= performance.review_months and lot.measured_cf > 0):
+                achieved = (lot.measured_cf - lot.measured) / lot.measured_cf
+                if achieved < (1.0 - performance.outcome_tolerance) * lot.bid.promised_reduction:
+                    short = True
+                lot.measured_cf = lot.measured = 0.0
+                lot.measured_cohorts = 0
+            if not short:
+                lot.notice = None
+            elif lot.notice is None:
+                lot.notice = month
+                self.notices += 1
+                self.history.append(ContractEvent(month, lot.area, "rectification_notice", lot.holder.name))
+                self._month["rectification_notices"] += 1
+            elif month - lot.notice >= performance.rectification_months:
+                self._terminate(lot, month)
+
+    def _terminate(self, lot: Lot, month: int) -> None:
+        """End a contract for poor performance; its holder may not bid for the area again."""
+        self.terminations += 1
+        self._month["terminations"] += 1
+        lot.barred.add(lot.holder.name)
+        self.history.append(ContractEvent(month, lot.area, "termination", lot.holder.name))
+        logger.debug("month %d: area %d terminated (%s)", month, lot.area, lot.holder.name)
+        self._to_interim(lot, month)
+
+    def break_point(self, lot: Lot, month: int) -> None:
+        """The commissioner ends a contract under notice; a holder losing money leaves."""
+        if lot.interim or lot.bid is None:
+            return
+        worth = self._worth[lot.holder.name]
+        if lot.notice is not None:
+            self._terminate(lot, month)
+        elif len(worth) > _VOLUME_MONTHS and worth[-1] < worth[-1 - _VOLUME_MONTHS]:
+            # losing money over the last year: the holder walks away rather than lose more
+            self.breaks += 1
+            self._month["contract_breaks"] += 1
+            self.history.append(ContractEvent(month, lot.area, "break", lot.holder.name))
+            lot.barred.add(lot.holder.name)
+            self.compete(lot, month)
+
+    # -- observation
+    def monthly_row(self) -> dict[str, float]:
+        """This month's competitions, hand-backs, notices, terminations and breaks; areas held in interim."""
+        row = {key: float(value) for key, value in self._month.items()}
+        row["areas_interim"] = float(sum(lot.interim for lot in self.lots))
+        for key in self._month:
+            self._month[key] = 0
+        return row
+
+
+def commissioning_metrics(model: PbRModel) -> dict[str, float | None]:
+    """The run's measures of commissioning and market churn (definitions in docs/ODD.md 4.11.1).
+
+    ``prime_losses`` adds up the losses of primes whose cash ended below their
+    starting capital; ``referrals_vs_plan`` is referrals over the plan.
+    """
+    c = model.commissioning
+    factors = [b.price_factor for b in c.awards]
+    initial = [b.price_factor for b in c.awards if b.month == 0]
+    planned = model.design.cohort.referrals_per_year / 12.0 * model.referral_months
+    return {
+        "competitions": float(c.competitions),
+        "prime_failures": float(len(c.failed)),
+        "handbacks": float(c.handbacks),
+        "terminations": float(c.terminations),
+        "rectification_notices": float(c.notices),
+        "contract_breaks": float(c.breaks),
+        "procurement_costs": float(c.procurement_costs),
+        "areas_with_interim_provider_months": float(c.interim_months),
+        "winning_price_factor_mean": float(np.mean(factors)) if factors else None,
+        "winning_price_factor_min": min(factors) if factors else None,
+        "winning_price_factor_max": max(factors) if factors else None,
+        "initial_price_factor_mean": float(np.mean(initial)) if initial else None,
+        "prime_losses": float(sum(max(p.spec.capital - p.cash, 0.0) for p in c.bidders)),
+        "primes_with_losses": float(sum(p.cash < p.spec.capital for p in c.bidders)),
+        "referrals_vs_plan": float(model.store.size / planned) if planned > 0 else None,
+    }
