@@ -43,7 +43,7 @@ class Prime(mesa.Agent):
         self.name = spec.name
         self.index = index
         self.areas = areas
-        self.strategy = make_strategy(spec, model.design.contract, model.design.contract.measure.follow_up_months)
+        self.strategy = make_strategy(spec, model.design)
         self._seen: tuple[np.ndarray, ...] | None = None
         self.cash = float(spec.capital)
         self.min_cash = self.cash

@@ -21,7 +21,7 @@ from sim.investment import investment_metrics
 from sim.model import PbRModel
 from sim.scenario import BAND_NAMES, Scenario
 from sim.stewardship import stewardship_metrics
-from sim.strategies import marginal_values
+from sim.strategies import block_grant_per_referral, marginal_values
 
 __all__ = ["RunResult", "compute_metrics", "run_scenario"]
 
@@ -53,7 +53,8 @@ def run_scenario(design: Scenario, seed: int | None = None) -> RunResult:
     model.run()
     cohorts = pd.DataFrame(
         [
-            {"month": c.month, "area": c.area, "prime": model.prime_of_area[c.area].name,
+            # the prime that held the area when the cohort was referred (areas can be re-let)
+            {"month": c.month, "area": c.area, "prime": model.commissioning.holder_at(c).name,
              "referred": c.size, **(c.result or {})}
             for c in model.cohorts
         ]
@@ -82,7 +83,7 @@ def _creaming_and_parking(s: dict[str, np.ndarray], hours: np.ndarray, engaged: 
     # Creaming: effort on the people it truly pays best to work with, against the rest. Profitability is
     # the contract's marginal value times the true effect of a first hour on the paid outcome over the
     # window; where it does not vary (fee for service) there is nothing to cream and the index is 1.
-    binary_value, frequency_value = marginal_values(model.design.contract)
+    binary_value, frequency_value = marginal_values(model.design.contract, block_grant_per_referral(model.design))
     pay_band = s["pay_band"][engaged].astype(np.intp)
     hazard = s["hazard"][engaged].astype(float)
     months = float(model.follow_up)

@@ -19,11 +19,12 @@ from typing import Protocol
 
 import numpy as np
 
-from sim.scenario import SERVICE_TYPES, ContractSpec, PrimeSpec, Strategy
+from sim.scenario import SERVICE_TYPES, ContractSpec, PrimeSpec, Scenario, Strategy
 
 __all__ = [
     "Beliefs",
     "believed_complexity",
+    "block_grant_per_referral",
     "Caseload",
     "EffortStrategy",
     "MarginalStrategy",
@@ -109,16 +110,19 @@ class UniformStrategy:
         return _spread(caseload.needs, self.hours_per_month * caseload.engaged.astype(np.float32))
 
 
-def marginal_values(contract: ContractSpec) -> tuple[np.ndarray, np.ndarray]:
+def marginal_values(contract: ContractSpec, block_grant_per_referral: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """What the contract pays the prime, at the margin, by observed band.
 
     Returns:
         (value of one more person without a proven reoffence, value of one
         reoffence avoided), each per band, in pounds. Fee-for-service pays
-        neither. Pots are linearised between threshold and target.
+        neither. Pots are linearised between threshold and target. A block grant
+        counts towards a pot at ``block_grant_per_referral``: the grant of one
+        area's month spread over that month's referrals.
     """
     pay = contract.payment
-    per_person_fees = pay.fee_per_referral + pay.fee_per_supervision_month * contract.service.months
+    per_person_fees = (pay.fee_per_referral + pay.fee_per_supervision_month * contract.service.months
+                       + block_grant_per_referral)
     pot_per_person = pay.at_risk_share * per_person_fees
     binary = np.zeros(4)
     frequency = np.zeros(4)
@@ -211,10 +215,11 @@ class MarginalStrategy:
     solution of ``value * exp(-(dose + x) / c) / c = cost`` for ``x``.
     """
 
-    def __init__(self, spec: PrimeSpec, contract: ContractSpec, follow_up: int) -> None:
+    def __init__(self, spec: PrimeSpec, contract: ContractSpec, follow_up: int,
+                 block_grant_per_referral: float = 0.0) -> None:
         self.spec = spec
         self.follow_up = follow_up
-        self.binary_value, self.contract_frequency_value = marginal_values(contract)
+        self.binary_value, self.contract_frequency_value = marginal_values(contract, block_grant_per_referral)
         self.beliefs = Beliefs(spec.prior_effect, spec.prior_weight)
 
     def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
@@ -245,8 +250,16 @@ class MarginalStrategy:
         return _spread(caseload.needs, hours.astype(np.float32))
 
 
-def make_strategy(spec: PrimeSpec, contract: ContractSpec, follow_up: int) -> EffortStrategy:
+def block_grant_per_referral(design: Scenario) -> float:
+    """One area's monthly block grant spread over that month's expected referrals."""
+    per_area_month = design.cohort.referrals_per_year / 12.0 / max(design.areas, 1)
+    grant = design.contract.payment.block_grant_per_year / 12.0
+    return grant / per_area_month if per_area_month > 0 else 0.0
+
+
+def make_strategy(spec: PrimeSpec, design: Scenario) -> EffortStrategy:
     """Build the strategy named in a prime's scenario entry."""
     if spec.strategy == Strategy.UNIFORM:
         return UniformStrategy(spec.hours_per_month)
-    return MarginalStrategy(spec, contract, follow_up)
+    contract = design.contract
+    return MarginalStrategy(spec, contract, contract.measure.follow_up_months, block_grant_per_referral(design))
