@@ -7,48 +7,52 @@ before commissioning was modelled.
 
 With a ``competition`` (:class:`~sim.scenario_commissioning.CompetitionSpec`),
 every contract area is a lot, let by competition at the start, at the end of
-each contract (``contract.term_months``) and after a failure or termination:
+each contract (``contract.term_months``), at a break point a holder walks
+away from, and after a failure or termination:
 
 * Bids. The commissioner opens a data room: the planned referrals a month
   per area (``cohort.referrals_per_year``; at a re-competition, the last
   twelve months' actual referrals) and a sample of past referrals. Each
-  eligible prime costs the specification from its own cost structure
-  (overhead, unit cost, the hours it offers: its ``hours_per_month`` or the
-  contract's floor if higher) and its own beliefs: it expects the fall in
-  reoffending its ``prior_effect`` implies for the sample, and income at the
-  contract's list prices from the contract's own payment rules. It then
-  prices a *price factor*: the share of every list fee and outcome price it
-  asks to be paid, covering its expected cost plus its ``bid_margin``. An
-  ``optimism_bias`` makes it believe volumes and its effect are that much
-  bigger than they are, so it spreads its overhead thinner, expects more
-  outcome income, and underbids. Its bid also promises the hours it offers
-  and the fall in reoffending it expects.
+  eligible prime projects the contract month by month over its life
+  (:func:`project`: mobilisation from an empty caseload, or the caseload it
+  would take over; the run-off if it is the last contract) from its own cost
+  structure (overhead, unit cost, the hours it offers: its
+  ``hours_per_month`` or the contract's floor if higher) and its own beliefs:
+  the fall in reoffending its ``prior_effect`` implies for the sample, priced
+  by the contract's own payment rules. Its bid is a *price factor*: the
+  share of every list fee and outcome price it asks to be paid, covering its
+  projected cost plus its ``bid_margin``. An ``optimism_bias`` makes it
+  believe volumes and its effect are that much bigger than they are, so it
+  spreads its overhead thinner, expects more outcome income, and underbids.
+  It bids only if its capital covers the funding it believes the contract
+  needs. Its bid promises the hours it offers and the fall it expects.
 * Evaluation (:func:`evaluate`). ``lowest_tender``: the lowest price factor
   wins. ``meat``: ``price_weight`` x (lowest price / price) +
   ``quality_weight`` x quality, where quality is deliverability x the mean of
   the service offered (effective hours against the best bid's) and financial
-  standing (capital against the bidder's declared costs for the areas it
-  would hold). Deliverability is the commissioner's abnormally-low-tender
-  test: the bid's income at the *planned* volume and the commissioner's own
-  assumed reduction against the bidder's declared cost of the
-  specification (Public Contracts Regulations 2015, regulation 69).
-  Promises are not scored: anyone can promise; the contract monitors them.
+  standing (capital against the funding the bid needs, for every area the
+  bidder would hold). Deliverability is the commissioner's abnormally-low-
+  tender test (Public Contracts Regulations 2015, regulation 69): the bid's
+  income at the *planned* volume and the commissioner's own assumed reduction
+  against the bidder's declared cost of the specification. Promises are not
+  scored: anyone can promise; the contract monitors them.
 * Award. The winner holds the area. Its price factor scales the contract's
   terms in that area (:func:`sim.payments.scaled_payment`), so the payment
   rules stay pure functions of (terms, outcomes); its adaptive strategy
   weighs outcomes at its own prices.
 * Performance (``contract.performance``). Every ``review_months`` each
-  competitively let area is compared with its bid: hours a month per engaged
-  person the holder delivered, against the hours promised; the fall in proven
-  reoffending measured on the area's cohorts since the last review (those
-  referred under the holder), against the fall promised. A shortfall beyond
-  the tolerance earns a rectification notice; still short at a review
-  ``rectification_months`` on, the contract is terminated and re-let, and the
-  terminated holder may not bid for that area again.
+  competitively let area is compared with its bid: the hours a month per
+  engaged person its holder delivered, against the hours promised; the fall
+  in proven reoffending measured on the area's cohorts referred under the
+  holder (once a review period's worth has been measured), against the fall
+  promised. A shortfall beyond the tolerance earns a rectification notice;
+  still short at a review ``rectification_months`` on, the contract is
+  terminated, and the holder may not bid for that area again.
 * Break clauses (``contract.break_clause_months``). At each break point the
   commissioner ends a contract under a rectification notice (a
-  termination), and a holder that has lost money overall leaves (a break).
-  The area is re-let at once: a break is planned, so nobody needs to step in.
+  termination), and a holder whose worth fell over the last year walks away
+  (a break) and may not bid for the area again. The area is re-let at once:
+  a break is planned, so nobody needs to step in.
 * Failure. A prime whose losses exceed its capital (cash, plus fees accrued
   to the next invoice, plus fees withheld in the pots of its areas' cohorts
   still to be measured, below zero) hands every contract back and never
@@ -65,9 +69,9 @@ the plan through ``cohort.volume_shocks`` (:func:`volume_factor`); bids priced
 on the plan then meet different volumes.
 
 Bid noise draws from a stream of its own, spawned from the run's root seed,
-so a design's competitions do not shift the random numbers of its supply
-chain or its offenders: two evaluation rules run on the same seed see the same
-people, the same outcomes' random numbers and the same bids.
+so competitions do not shift the random numbers of a design's supply chain
+or its offenders: two evaluation rules run on the same seed see the same
+people, the same random numbers for their outcomes and the same first bids.
 """
 
 from __future__ import annotations
@@ -84,27 +88,29 @@ from sim.agents import Prime
 from sim.payments import MeasuredOutcome, fees, outcome_payment, scaled_payment, withheld
 from sim.population import CohortProfile, draw_offenders
 from sim.scenario import CohortSpec, ContractSpec, PaymentSpec, PrimeSpec, Strategy
-from sim.scenario_commissioning import CompetitionSpec
+from sim.scenario_commissioning import CompetitionSpec, PerformanceSpec
 from sim.scenario_supply import SubcontractPolicy
 from sim.strategies import MarginalStrategy, believed_complexity, marginal_values
 
 if TYPE_CHECKING:
     from mesa.time import Event
 
+    from sim.agents import Cohort
     from sim.model import PbRModel
 
 __all__ = [
     "PROCUREMENT",
+    "REOFFENCES_PER_REOFFENDER",
     "Bid",
     "Commissioning",
     "ContractEvent",
     "DataRoom",
+    "Life",
     "Lot",
+    "Projection",
     "believed_reduction",
     "commissioning_metrics",
     "evaluate",
-    "Life",
-    "Projection",
     "open_data_room",
     "outcome_per_referral",
     "project",
@@ -116,16 +122,16 @@ logger = logging.getLogger(__name__)
 #: Ledger payee and kind of the commissioner's cost of running a competition.
 PROCUREMENT = "procurement"
 _COMMISSIONER = "commissioner"
-#: Reoffences per reoffender (Ministry of Justice, 2011: 2.9): how bidders turn a rate into reoffences.
+#: Reoffences per reoffender (Ministry of Justice, 2011: 2.9): a bidder's reoffences per reoffender.
 REOFFENCES_PER_REOFFENDER = 2.9
 #: Spawn key of the commissioning stream: a child of the root seed the model's own four never use.
 _STREAM_KEY = 101
-#: Months of actual referrals a re-competition's data room reports.
-_VOLUME_MONTHS = 12
+#: Months of history a re-competition's data room and a holder's view of its losses look back.
+_YEAR = 12
 
 
 def volume_factor(cohort: CohortSpec, month: int) -> float:
-    """Referrals in ``month`` as a multiple of the plan: the product of the shocks in force."""
+    """Return referrals in ``month`` as a multiple of the plan: the product of shocks in force."""
     factor = 1.0
     for shock in cohort.volume_shocks:
         if month >= shock.start_month and (shock.end_month is None or month <= shock.end_month):
@@ -147,6 +153,7 @@ class DataRoom:
         score: assessed risk score of each (the bidders' view of risk).
         band_shares: share of referrals in each payment band.
         band_rates: mean assessed risk in each payment band (a bidder's base rate by band).
+
     """
 
     volume: float
@@ -162,11 +169,12 @@ class DataRoom:
         return float(self.engaged.mean())
 
     def at_volume(self, volume: float) -> DataRoom:
-        """The same sample with another planned volume."""
+        """Return the same sample with another planned volume."""
         return replace(self, volume=volume)
 
 
-def open_data_room(rng: np.random.Generator, profile: CohortProfile, size: int, volume: float) -> DataRoom:
+def open_data_room(rng: np.random.Generator, profile: CohortProfile, size: int,
+                   volume: float) -> DataRoom:
     """Draw the sample of past referrals the commissioner publishes (before any drift)."""
     people = draw_offenders(rng, size, profile)
     band = people["pay_band"].astype(np.intp)
@@ -179,7 +187,7 @@ def open_data_room(rng: np.random.Generator, profile: CohortProfile, size: int, 
 
 def believed_reduction(prior_effect: float, hours: float, room: DataRoom, follow_up: int,
                        service_months: int) -> float:
-    """Relative fall in proven reoffending a bidder expects from ``hours`` a month of service.
+    """Return the relative fall in proven reoffending a bidder expects from ``hours`` a month.
 
     For each sampled person who engages and has a need, the hazard is cut by
     ``prior_effect x (1 - exp(-dose / believed complexity))`` with the dose
@@ -195,8 +203,9 @@ def believed_reduction(prior_effect: float, hours: float, room: DataRoom, follow
     return float(np.average(cut, weights=room.score))
 
 
-def outcome_per_referral(contract: ContractSpec, room: DataRoom, volume: float, reduction: float) -> float:
-    """Outcome payment per referral at the contract's list prices for a typical month's cohort.
+def outcome_per_referral(contract: ContractSpec, room: DataRoom, volume: float,
+                         reduction: float) -> float:
+    """Return the outcome payment per referral, at list prices, for a typical month's cohort.
 
     The cohort (``volume`` people in the data room's payment bands) reoffends
     ``reduction`` (relative) below a counterfactual at the data room's rates,
@@ -225,8 +234,9 @@ class Life:
             their cohorts still to be measured: the new holder takes them over).
         referring: months of the contract in which referrals arrive.
         serving: months it serves the area and pays its overhead.
-        paid: months in which it is paid for the cohorts measured (the last holder, to the end of
+        paid: months in which it is paid for the cohorts measured (the last holder: to the end of
             the run-off).
+
     """
 
     history: int
@@ -245,6 +255,7 @@ class Projection:
         booked: the change each month in what the holder is worth at list prices: fees kept and
             withheld, plus outcome payments less the pots they settle (fees withheld are an asset
             until measured, as :meth:`Commissioning.net_worth` counts them).
+
     """
 
     cost: np.ndarray
@@ -252,19 +263,19 @@ class Projection:
     booked: np.ndarray
 
     def price_factor(self, margin: float) -> float:
-        """The price factor that covers the contract's cost plus ``margin`` (1 if it pays nothing)."""
+        """Return the price factor covering the cost plus ``margin`` (1 if nothing is paid)."""
         income = float(self.income.sum())
         return float(self.cost.sum()) * (1.0 + margin) / income if income > 0 else 1.0
 
     def funding_need(self, factor: float) -> float:
-        """The deepest the holder's worth falls below its starting capital, at price ``factor``."""
+        """Return the deepest the holder's worth falls below its capital, at price ``factor``."""
         path = np.cumsum(factor * self.booked - self.cost)
         return float(max(-path.min(), 0.0)) if path.size else 0.0
 
 
 def project(spec: PrimeSpec, hours: float, contract: ContractSpec, room: DataRoom, volume: float,
             reduction: float, life: Life, measure_delay: int) -> Projection:
-    """A prime's projection of one area's contract, from its own cost structure.
+    """Project one area's contract month by month from a prime's cost structure.
 
     Referrals arrive at ``volume`` a month while the contract refers; the
     caseload is everyone referred in the last ``service.months`` months
@@ -282,21 +293,22 @@ def project(spec: PrimeSpec, hours: float, contract: ContractSpec, room: DataRoo
     def referred(u: np.ndarray) -> np.ndarray:
         return ((u > -life.history) & (u <= life.referring)).astype(float)
 
-    # people in service: referral months among the last ``window`` months, times the volume
-    lagged = referred(t[:, None] - np.arange(window)[None, :])
+    # people in service: the referral months among the last ``window``, times the volume
     serving = t <= life.serving
-    caseload = volume * lagged.sum(axis=1) * serving
+    caseload = volume * referred(t[:, None] - np.arange(window)[None, :]).sum(axis=1) * serving
     new = volume * referred(t) * serving
-    gross = (pay.fee_per_referral * new + pay.fee_per_supervision_month * caseload
-             + pay.block_grant_per_year / 12.0 * ((t <= life.referring) & serving))
+    block = pay.block_grant_per_year / 12.0 * ((t <= life.referring) & serving)
+    gross = pay.fee_per_referral * new + pay.fee_per_supervision_month * caseload + block
     held = pay.at_risk_share * gross
     measured = volume * referred(t - measure_delay) * (t <= life.paid)
     outcome = measured * outcome_per_referral(contract, room, volume, reduction)
-    pot_per_referral = withheld(pay, fees(pay, 1.0, window, 0.0)) + pay.at_risk_share * pay.block_grant_per_year / 12.0 / max(volume, 1e-9)
+    # a cohort's pot: the share withheld of its referral fee, its supervision and a month's grant
+    pot = pay.at_risk_share * (pay.fee_per_referral + pay.fee_per_supervision_month * window
+                               + pay.block_grant_per_year / 12.0 / max(volume, 1e-9))
     cost = (spec.overhead_per_month * serving
             + caseload * room.engaged_share * hours * spec.unit_cost_per_hour)
     return Projection(cost=cost, income=gross - held + outcome,
-                      booked=gross + outcome - measured * pot_per_referral)
+                      booked=gross + outcome - measured * pot)
 
 
 @dataclass(frozen=True)
@@ -310,13 +322,14 @@ class Bid:
         price_factor: share of the contract's list fees and outcome prices it asks to be paid.
         promised_hours: hours a month per engaged person it offers.
         promised_reduction: relative fall in proven reoffending it promises.
-        believed_cost: monthly cost of the area as it expects it.
+        believed_cost: its projected cost a month, on average over the contract.
         deliverability: 1 for a bid that covers its declared cost at the planned volume, falling to
             0 for an abnormally low one.
         standing: financial standing, 0 to 1.
         service: effective hours offered (hours x effectiveness).
         quality: MEAT quality, 0 to 1 (set by :func:`evaluate`).
         score: evaluation score (set by :func:`evaluate`; higher wins).
+
     """
 
     bidder: str
@@ -334,7 +347,7 @@ class Bid:
 
 
 def evaluate(bids: list[Bid], competition: CompetitionSpec) -> list[Bid]:
-    """Score and rank bids, best first (ties keep the order bids were made in).
+    """Score and rank bids, best first (ties keep the order the bids were made in).
 
     ``lowest_tender`` scores price alone (lowest price / price); ``meat`` adds
     quality at ``quality_weight``: deliverability x the mean of the service
@@ -371,6 +384,7 @@ class ContractEvent:
         kind: ``award``, ``no_bid``, ``interim``, ``handback``, ``rectification_notice``,
             ``termination`` or ``break``.
         provider: the provider concerned (the winner of an award; the holder otherwise).
+
     """
 
     month: int
@@ -386,13 +400,14 @@ class Lot:
     :class:`Commissioning`) keeps them alive: Mesa holds callbacks weakly.
     """
 
-    def __init__(self, commissioning: Commissioning, area: int, holder: Prime) -> None:
+    def __init__(self, commissioning: Commissioning, area: int, holder: Prime,
+                 interim: bool = False) -> None:
         self.commissioning = commissioning
         self.area = area
         self.holder = holder
         self.bid: Bid | None = None
         self.awarded = 0
-        self.interim = False
+        self.interim = interim
         self.notice: int | None = None
         self.barred: set[str] = set()
         self.measured_cf = 0.0
@@ -409,7 +424,7 @@ class Lot:
         return spec.interim.price_factor if (self.interim and spec is not None) else 1.0
 
     def start(self, holder: Prime, bid: Bid | None, month: int, interim: bool) -> None:
-        """Begin a contract (or an interim arrangement): forget the last one's events and notices."""
+        """Begin a contract or an interim arrangement, forgetting the last one's events."""
         for event in self._events:
             event.cancel()
         self._events = []
@@ -425,26 +440,30 @@ class Lot:
         last = min(end, model.referral_months) if end is not None else model.referral_months
         if end is not None and end < model.referral_months:
             self._events.append(model.schedule_event(self.end_of_term, at=end))
-        if contract.break_clause_months is not None:
-            for at in range(month + contract.break_clause_months, last, contract.break_clause_months):
+        step = contract.break_clause_months
+        if step is not None:
+            for at in range(month + step, last, step):
                 self._events.append(model.schedule_event(self.break_point, at=at))
 
+    def schedule_recompete(self, at: int) -> None:
+        """Let a new contract in month ``at`` (after a hand-back, termination or no bid)."""
+        self._events.append(self.commissioning.model.schedule_event(self.recompete, at=at))
+
     def end_of_term(self) -> None:
-        """Scheduled at the contract's end: re-compete the area."""
+        """Re-compete the area (scheduled at the contract's end)."""
         self.commissioning.compete(self, self.commissioning.model.steps)
 
     def break_point(self) -> None:
-        """Scheduled at a break point: either party may end the contract."""
+        """Let either party end the contract (scheduled at each break point)."""
         self.commissioning.break_point(self, self.commissioning.model.steps)
 
     def recompete(self) -> None:
-        """Scheduled after a failure or termination: let a new contract."""
-        self._events = [e for e in self._events if not e.CANCELED]
+        """Let a new contract (scheduled after a failure, termination or empty competition)."""
         self.commissioning.compete(self, self.commissioning.model.steps)
 
 
 class Commissioning:
-    """Who holds each area, on what terms, and the competitions, reviews and failures that change it.
+    """Who holds each area, on what terms; the competitions, reviews and failures that change it.
 
     Made by the model before the commissioner and the market: it makes the
     primes (and, with a competition, the interim provider) and lets every
@@ -454,6 +473,7 @@ class Commissioning:
     Args:
         model: the model, with its ledger, an empty ``primes`` and ``prime_of_area``, and an
             ``area_prime`` array with one entry per area.
+
     """
 
     def __init__(self, model: PbRModel) -> None:
@@ -485,28 +505,29 @@ class Commissioning:
         self._next_settled = 0
         self._service_seen: dict[str, tuple[float, float]] = {}
         self._worth: dict[str, list[float]] = {p.name: [] for p in self.bidders}
+        self._reductions: dict[str, float] = {}
+        # who held each area in each month (row m - 1: month m), for the cohort table
+        self._holders: list[list[int]] = []
         if self.spec is None:
-            self._direct_award(n_areas)
+            self._direct_award()
             return
-        self.rng = np.random.default_rng(np.random.SeedSequence(model.seed, spawn_key=(_STREAM_KEY,)))
+        stream = np.random.SeedSequence(model.seed, spawn_key=(_STREAM_KEY,))
+        self.rng = np.random.default_rng(stream)
         self.interim = Prime(model, self._interim_spec(), len(model.primes), list(range(n_areas)))
         model.primes.append(self.interim)
         model.prime_of_area.extend([self.interim] * n_areas)
         model.area_prime[:] = self.interim.index
         planned = design.cohort.referrals_per_year / 12.0 / n_areas
         self.room = open_data_room(self.rng, model.profile, self.spec.data_room_size, planned)
-        self._reductions: dict[str, float] = {}
-        for area in range(n_areas):
-            lot = Lot(self, area, self.interim)
-            lot.interim = True
-            self.lots.append(lot)
+        self.lots = [Lot(self, area, self.interim, interim=True) for area in range(n_areas)]
         for lot in self.lots:
             self.compete(lot, 0)
+        self._holders.append([p.index for p in model.prime_of_area])
         model.schedule_recurring(self.review, Schedule(interval=1, start=1, end=model.end_month))
 
     # -- set-up
-    def _direct_award(self, n_areas: int) -> None:
-        """Areas to the primes in list order, each its ``areas``, at the contract's own prices."""
+    def _direct_award(self) -> None:
+        """Give areas to the primes in list order, each its ``areas``, at the contract's prices."""
         model = self.model
         for prime in self.bidders:
             for _ in range(prime.spec.areas):
@@ -520,28 +541,32 @@ class Commissioning:
         interim = self.spec.interim
         return PrimeSpec(
             name=interim.name, strategy=Strategy.UNIFORM, hours_per_month=interim.hours_per_month,
-            unit_cost_per_hour=interim.unit_cost_per_hour, overhead_per_month=interim.overhead_per_month,
-            capital=interim.capital, effectiveness=interim.effectiveness,
+            unit_cost_per_hour=interim.unit_cost_per_hour,
+            overhead_per_month=interim.overhead_per_month, capital=interim.capital,
+            effectiveness=interim.effectiveness,
             # a public service stood up in a hurry delivers in-house
             subcontracting=SubcontractPolicy(max_subprimes_per_type=0),
         )
 
     # -- what the rest of the model asks
     def terms(self, area: int | None) -> PaymentSpec:
-        """Payment terms in force in an area: the contract's, scaled by its holder's price."""
+        """Return the terms in force in an area: the contract's, at its holder's price."""
         return self.base if area is None else self._terms[area]
 
-    def holder_name(self, area: int) -> str:
-        """Name of the provider holding an area now."""
-        return self.model.prime_of_area[area].name
+    def holder_at(self, cohort: Cohort) -> Prime:
+        """Return the provider that held the cohort's area when it was referred."""
+        if not self._holders:
+            return self.model.prime_of_area[cohort.area]
+        row = self._holders[min(cohort.month, len(self._holders)) - 1]
+        return self.model.primes[row[cohort.area]]
 
     # -- competitions
     def _room(self, month: int) -> DataRoom:
-        """The data room: the plan at first; later, the last year's actual referrals per area."""
+        """Return the data room: the plan at first; later, the last year's referrals per area."""
         model = self.model
         if month < 1:
             return self.room
-        first = max(1, month - _VOLUME_MONTHS + 1)
+        first = max(1, month - _YEAR + 1)
         referred = model.month_start[month + 1] - model.month_start[first]
         return self.room.at_volume(referred / (month - first + 1) / len(model.prime_of_area))
 
@@ -549,12 +574,13 @@ class Commissioning:
         cap = self.spec.max_areas_per_prime
         return [
             p for p in self.bidders
-            if p.name not in self.failed and p.name not in lot.barred and p.spec.bids_from_month <= month
+            if p.name not in self.failed and p.name not in lot.barred
+            and p.spec.bids_from_month <= month
             and (cap is None or sum(a != lot.area for a in p.areas) < cap)
         ]
 
     def _life(self, month: int) -> Life:
-        """The months of a contract awarded now: to the end of its term, or to the end of the run."""
+        """Return the months of a contract awarded now: to its term's end, or the run's."""
         model = self.model
         term = model.design.contract.term_months
         history = min(month, model.referral_months)
@@ -565,7 +591,7 @@ class Commissioning:
                     model.end_month - month)
 
     def _bid(self, prime: Prime, lot: Lot, month: int, room: DataRoom) -> Bid | None:
-        """The prime's tender for the lot (none if it cannot fund it), and the commissioner's scores.
+        """Return the prime's scored tender for the lot, or None if it cannot fund the contract.
 
         The prime projects the contract at the volume and effect it believes
         in; it bids only if its capital covers the funding it believes the
@@ -578,7 +604,8 @@ class Commissioning:
         hours = max(contract.service.min_hours_per_month, spec.hours_per_month)
         if spec.name not in self._reductions:
             self._reductions[spec.name] = believed_reduction(
-                spec.prior_effect, hours, room, contract.measure.follow_up_months, contract.service.months)
+                spec.prior_effect, hours, room, contract.measure.follow_up_months,
+                contract.service.months)
         optimism = 1.0 + spec.optimism_bias
         reduction = min(self._reductions[spec.name] * optimism, 0.95)
         life = self._life(month)
@@ -591,8 +618,8 @@ class Commissioning:
         if believed.funding_need(factor) * held > spec.capital:
             return None
         # the commissioner's view: the bidder's declared costs at the planned volume
-        declared = project(spec, hours, contract, room, room.volume, competition.assumed_reduction, life,
-                           model.measure_delay)
+        declared = project(spec, hours, contract, room, room.volume, competition.assumed_reduction,
+                           life, model.measure_delay)
         cost, income = float(declared.cost.sum()), float(declared.income.sum())
         if cost > 0 and income > 0:
             shortfall = max(1.0 - factor * income / cost, 0.0)
@@ -602,20 +629,21 @@ class Commissioning:
         cover = competition.standing_cover * declared.funding_need(factor) * held
         standing = min(1.0, max(spec.capital, 0.0) / cover) if cover > 0 else 1.0
         return Bid(spec.name, lot.area, month, factor, hours, reduction,
-                   float(believed.cost.sum()) / max(len(believed.cost), 1), deliverability, standing,
-                   hours * spec.effectiveness)
+                   float(believed.cost.mean()) if believed.cost.size else 0.0,
+                   deliverability, standing, hours * spec.effectiveness)
 
     def compete(self, lot: Lot, month: int) -> None:
-        """Run a competition for the lot and award it (to the interim provider if nobody may win)."""
+        """Run a competition for the lot and award it (to the interim provider if nobody wins)."""
         model, competition = self.model, self.spec
-        model.ledger.record(month, _COMMISSIONER, PROCUREMENT, PROCUREMENT, competition.procurement_cost)
-        self.procurement_costs += competition.procurement_cost
+        cost = competition.procurement_cost
+        model.ledger.record(month, _COMMISSIONER, PROCUREMENT, PROCUREMENT, cost)
+        self.procurement_costs += cost
         self.competitions += 1
         self._month["competitions"] += 1
         room = self._room(month)
-        bids = [b for b in (self._bid(p, lot, month, room) for p in self._eligible(lot, month)) if b is not None]
-        if competition.max_price_factor is not None:
-            bids = [b for b in bids if b.price_factor <= competition.max_price_factor]
+        cap = competition.max_price_factor
+        bids = [self._bid(p, lot, month, room) for p in self._eligible(lot, month)]
+        bids = [b for b in bids if b is not None and (cap is None or b.price_factor <= cap)]
         ranked = evaluate(bids, competition)
         if not ranked:
             logger.debug("month %d: no acceptable bid for area %d", month, lot.area)
@@ -626,9 +654,11 @@ class Commissioning:
         self.awards.append(winner)
         self.history.append(ContractEvent(month, lot.area, "award", winner.bidder))
         self._award(lot, next(p for p in self.bidders if p.name == winner.bidder), winner, month)
-        logger.debug("month %d: area %d to %s at %.3f", month, lot.area, winner.bidder, winner.price_factor)
+        logger.debug("month %d: area %d to %s at %.3f", month, lot.area, winner.bidder,
+                     winner.price_factor)
 
-    def _award(self, lot: Lot, holder: Prime, bid: Bid | None, month: int, interim: bool = False) -> None:
+    def _award(self, lot: Lot, holder: Prime, bid: Bid | None, month: int,
+               interim: bool = False) -> None:
         """Hand the area, its caseload and its outcome book to ``holder`` on the bid's terms."""
         model = self.model
         old = lot.holder
@@ -645,26 +675,26 @@ class Commissioning:
         self._retune(holder)
 
     def _retune(self, prime: Prime) -> None:
-        """An adaptive prime weighs outcomes at its own prices: the mean price factor of its areas."""
+        """Have an adaptive prime weigh outcomes at its own prices (its areas' mean factor)."""
         if not isinstance(prime.strategy, MarginalStrategy) or not prime.areas:
             return
         factor = float(np.mean([self.lots[a].factor for a in prime.areas]))
         contract = self.model.design.contract
         scaled = contract.model_copy(update={"payment": scaled_payment(self.base, factor)})
-        prime.strategy.binary_value, prime.strategy.contract_frequency_value = marginal_values(scaled)
+        strategy = prime.strategy
+        strategy.binary_value, strategy.contract_frequency_value = marginal_values(scaled)
 
     def _to_interim(self, lot: Lot, month: int) -> None:
-        """The interim provider takes the area until a new contract is let."""
+        """Give the area to the interim provider until a new contract is let."""
         self._award(lot, self.interim, None, month, interim=True)
         self.history.append(ContractEvent(month, lot.area, "interim", self.interim.name))
-        model = self.model
         at = month + max(self.spec.procurement_months, 1)
-        if at < model.referral_months:
-            lot._events.append(model.schedule_event(lot.recompete, at=at))
+        if at < self.model.referral_months:
+            lot.schedule_recompete(at)
 
     # -- the monthly review: failures, performance, interim months
     def review(self) -> None:
-        """Scheduled each month after the step: hand-backs, performance reviews, interim months."""
+        """Review the month (scheduled after each step): hand-backs, performance, interim months."""
         model = self.model
         month = model.steps
         self._collect_outcomes()
@@ -677,7 +707,7 @@ class Commissioning:
             self.interim_months += sum(lot.interim for lot in self.lots)
 
     def net_worth(self, prime: Prime, pots: list[float] | None = None) -> float:
-        """Cash, plus fees accrued to the next invoice, plus fees withheld in its areas' unmeasured pots."""
+        """Return cash, plus fees accrued to the next invoice, plus its areas' unmeasured pots."""
         pots = self._pending_pots() if pots is None else pots
         accrued = self.model.commissioner.accrued.get(prime.name, 0.0)
         return prime.cash + accrued + sum(pots[a] for a in prime.areas)
@@ -692,14 +722,14 @@ class Commissioning:
         return pots
 
     def _check_failures(self, month: int) -> None:
-        """A prime whose losses exceed its capital hands every contract back."""
+        """Make every prime whose losses exceed its capital hand its contracts back."""
         pots = self._pending_pots()
         for prime in self.bidders:
             worth = self.net_worth(prime, pots)
             self._worth[prime.name].append(worth)
             if prime.areas and prime.name not in self.failed and worth < 0:
                 self.failed.append(prime.name)
-                logger.debug("month %d: %s fails and hands back areas %s", month, prime.name, prime.areas)
+                logger.debug("month %d: %s fails, hands back %s", month, prime.name, prime.areas)
                 for area in list(prime.areas):
                     self.history.append(ContractEvent(month, area, "handback", prime.name))
                     self.handbacks += 1
@@ -707,7 +737,7 @@ class Commissioning:
                     self._to_interim(self.lots[area], month)
 
     def _collect_outcomes(self) -> None:
-        """Add newly measured cohorts to their area's tally, if referred under the current contract."""
+        """Tally newly measured cohorts by area, if referred under the current contract."""
         cohorts = self.model.cohorts
         while self._next_settled < len(cohorts) and cohorts[self._next_settled].result is not None:
             cohort = cohorts[self._next_settled]
@@ -719,17 +749,20 @@ class Commissioning:
                 lot.measured_cohorts += 1
 
     def _service_rates(self) -> dict[str, float | None]:
-        """Hours a month per engaged person each prime delivered since the last review."""
+        """Return the hours a month per engaged person each prime gave since the last review."""
         rates: dict[str, float | None] = {}
         for prime in self.bidders:
             hours, months = float(prime.hours_by_type.sum()), float(prime.months_by_status.sum())
             seen_hours, seen_months = self._service_seen.get(prime.name, (0.0, 0.0))
             self._service_seen[prime.name] = (hours, months)
-            rates[prime.name] = (hours - seen_hours) / (months - seen_months) if months > seen_months else None
+            if months > seen_months:
+                rates[prime.name] = (hours - seen_hours) / (months - seen_months)
+            else:
+                rates[prime.name] = None
         return rates
 
-    def _review_performance(self, month: int, performance) -> None:
-        """Compare each competitively let area with its bid; notice, rectify or terminate."""
+    def _review_performance(self, month: int, performance: PerformanceSpec) -> None:
+        """Compare each competitively let area with its bid; serve notice, or terminate."""
         rates = self._service_rates()
         for lot in self.lots:
             if lot.interim or lot.bid is None:
@@ -752,8 +785,9 @@ class Commissioning:
             elif lot.notice is None:
                 lot.notice = month
                 self.notices += 1
-                self.history.append(ContractEvent(month, lot.area, "rectification_notice", lot.holder.name))
                 self._month["rectification_notices"] += 1
+                self.history.append(
+                    ContractEvent(month, lot.area, "rectification_notice", lot.holder.name))
             elif month - lot.notice >= performance.rectification_months:
                 self._terminate(lot, month)
 
@@ -767,14 +801,14 @@ class Commissioning:
         self._to_interim(lot, month)
 
     def break_point(self, lot: Lot, month: int) -> None:
-        """The commissioner ends a contract under notice; a holder losing money leaves."""
+        """End a contract under notice, or let a holder losing money walk away and re-let."""
         if lot.interim or lot.bid is None:
             return
         worth = self._worth[lot.holder.name]
         if lot.notice is not None:
             self._terminate(lot, month)
-        elif len(worth) > _VOLUME_MONTHS and worth[-1] < worth[-1 - _VOLUME_MONTHS]:
-            # losing money over the last year: the holder walks away rather than lose more
+        elif len(worth) > _YEAR and worth[-1] < worth[-1 - _YEAR]:
+            # it lost money over the last year: it leaves rather than lose more, and does not return
             self.breaks += 1
             self._month["contract_breaks"] += 1
             self.history.append(ContractEvent(month, lot.area, "break", lot.holder.name))
@@ -783,16 +817,19 @@ class Commissioning:
 
     # -- observation
     def monthly_row(self) -> dict[str, float]:
-        """This month's competitions, hand-backs, notices, terminations and breaks; areas held in interim."""
+        """Return the month's competitions, hand-backs, notices, terminations and breaks."""
         row = {key: float(value) for key, value in self._month.items()}
         row["areas_interim"] = float(sum(lot.interim for lot in self.lots))
         for key in self._month:
             self._month[key] = 0
+        if self.spec is not None:
+            # the holders after this month's events serve next month's referrals
+            self._holders.append([p.index for p in self.model.prime_of_area])
         return row
 
 
 def commissioning_metrics(model: PbRModel) -> dict[str, float | None]:
-    """The run's measures of commissioning and market churn (definitions in docs/ODD.md 4.11.1).
+    """Return the run's measures of commissioning and market churn (docs/ODD.md 4.11.1).
 
     ``prime_losses`` adds up the losses of primes whose cash ended below their
     starting capital; ``referrals_vs_plan`` is referrals over the plan.

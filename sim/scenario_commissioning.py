@@ -61,7 +61,8 @@ class PerformanceSpec(_Strict):
 
     review_months: Annotated[int, Field(ge=1, le=60)] = 6
     service_tolerance: Share | None = 0.1
-    """Shortfall allowed on the hours a month per engaged person the bid promised (none: not monitored)."""
+    """Shortfall allowed on the hours a month per engaged person the bid promised (none: not
+    monitored)."""
     outcome_tolerance: Share | None = 0.6
     """Shortfall allowed on the promised relative fall in proven reoffending, judged on the
     ``review_months`` or more cohorts referred under the holder and measured since the last
@@ -84,7 +85,7 @@ class InterimProviderSpec(_Strict):
     overhead_per_month: Money = 60_000.0
     effectiveness: Annotated[float, Field(gt=0.0, le=5.0)] = 0.8
     capital: Money = 10_000_000.0
-    """Working capital from the public purse (it cannot fail, so this only sets its starting cash)."""
+    """Working capital from the public purse (it cannot fail: this only sets its starting cash)."""
     price_factor: Annotated[float, Field(gt=0.0, le=5.0)] = 1.0
     """It is paid the contract's own terms times this."""
 
@@ -116,9 +117,11 @@ class CompetitionSpec(_Strict):
     """Relative fall in proven reoffending the commissioner assumes when it prices a bid's
     outcome income (for MEAT deliverability)."""
     procurement_cost: Money = 250_000.0
-    """Cost to the commissioner of one competition for one area (ledger: commissioner -> procurement)."""
+    """Cost to the commissioner of one competition for one area (ledger: commissioner ->
+    procurement)."""
     procurement_months: Annotated[int, Field(ge=0, le=36)] = 6
-    """Months from a hand-back or termination to the new contract; the interim provider serves meanwhile."""
+    """Months from a hand-back or termination to the new contract; the interim provider serves
+    meanwhile."""
     data_room_size: Annotated[int, Field(ge=100, le=200_000)] = 5_000
     """Past referrals the commissioner publishes to bidders (a sample they cost their bids on)."""
     interim: InterimProviderSpec = Field(default_factory=InterimProviderSpec)
