@@ -14,6 +14,7 @@ import numpy as np
 
 from sim.counterfactual import N_BANDS, CohortView
 from sim.payments import (
+    REOFFENCES_PER_REOFFENDER,
     MeasuredOutcome,
     apply_total_cap,
     block_grant,
@@ -85,7 +86,8 @@ class Prime(mesa.Agent):
         retained = self.supply.retained_outcome_share()
         income = (pay.fee_per_referral + pay.fee_per_supervision_month * months) * (1.0 - pay.at_risk_share)
         income = income + retained * (self.strategy.binary_value[band] * fewer_reoffenders
-                                      + self.strategy.contract_frequency_value[band] * fewer_reoffenders * 2.9)
+                                      + self.strategy.contract_frequency_value[band] * fewer_reoffenders
+                                      * REOFFENCES_PER_REOFFENDER)
         for component in pay.outcomes:
             if component.basis == "per_non_reoffender":
                 income = income + retained * np.asarray(component.band_prices())[band] * (1.0 - risk)

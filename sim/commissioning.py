@@ -85,7 +85,7 @@ import numpy as np
 from mesa.time import Schedule
 
 from sim.agents import Prime
-from sim.payments import MeasuredOutcome, fees, outcome_payment, scaled_payment, withheld
+from sim.payments import REOFFENCES_PER_REOFFENDER, expected_outcome_per_referral, scaled_payment
 from sim.population import CohortProfile, draw_offenders
 from sim.scenario import CohortSpec, ContractSpec, PaymentSpec, PrimeSpec, Strategy
 from sim.scenario_commissioning import CompetitionSpec, PerformanceSpec
@@ -122,8 +122,6 @@ logger = logging.getLogger(__name__)
 #: Ledger payee and kind of the commissioner's cost of running a competition.
 PROCUREMENT = "procurement"
 _COMMISSIONER = "commissioner"
-#: Reoffences per reoffender (Ministry of Justice, 2011: 2.9): a bidder's reoffences per reoffender.
-REOFFENCES_PER_REOFFENDER = 2.9
 #: Spawn key of the commissioning stream: a child of the root seed the model's own four never use.
 _STREAM_KEY = 101
 #: Months of history a re-competition's data room and a holder's view of its losses look back.
@@ -212,17 +210,7 @@ def outcome_per_referral(contract: ContractSpec, room: DataRoom, volume: float,
     with :data:`REOFFENCES_PER_REOFFENDER`; its pot holds the fees withheld
     over its service. The contract's own payment rules price it.
     """
-    pay = contract.payment
-    if not pay.outcomes or volume <= 0:
-        return 0.0
-    n = volume * room.band_shares
-    rate = room.band_rates
-    frequency = rate * REOFFENCES_PER_REOFFENDER
-    pot = withheld(pay, fees(pay, volume, volume * contract.service.months, 1.0))
-    outcome = MeasuredOutcome(n=n, reoffenders=n * rate * (1.0 - reduction),
-                              reoffences=n * frequency * (1.0 - reduction),
-                              cf_reoffenders=n * rate, cf_reoffences=n * frequency, pot=pot)
-    return sum(outcome_payment(component, outcome) for component in pay.outcomes) / volume
+    return expected_outcome_per_referral(contract, volume * room.band_shares, room.band_rates, reduction)
 
 
 @dataclass(frozen=True)

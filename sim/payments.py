@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.scenario import OutcomeComponent, PaymentSpec
+from sim.scenario import ContractSpec, OutcomeComponent, PaymentSpec
 
 __all__ = [
+    "REOFFENCES_PER_REOFFENDER",
     "MeasuredOutcome",
+    "expected_outcome_per_referral",
     "apply_total_cap",
     "block_grant",
     "fees",
@@ -322,3 +324,30 @@ def sib_final_payment(cf_reoffences: list[float] | np.ndarray, reoffences: list[
     if not sib_triggered(sib_reduction_pct(cf, measured), trigger_pct) or cf <= measured:
         return 0.0
     return float(max(price * (cf - measured) - paid_early, 0.0))
+
+
+#: Reoffences per reoffender (MoJ proven reoffending statistics, 2011): what providers assume
+#: when they price outcomes before any are measured.
+REOFFENCES_PER_REOFFENDER = 2.9
+
+
+def expected_outcome_per_referral(contract: ContractSpec, n: np.ndarray, rate: np.ndarray | float,
+                                  reduction: float) -> float:
+    """Outcome payment per referral the contract's own rules pay for a typical month's cohort.
+
+    The cohort has ``n`` people per payment band; it reoffends ``reduction``
+    (relative) below a counterfactual at ``rate`` per band, with
+    :data:`REOFFENCES_PER_REOFFENDER`; its pot holds the fees withheld over its
+    service. Used by bidders and by subcontract pricing, which must value
+    outcomes before any are measured.
+    """
+    pay = contract.payment
+    volume = float(np.sum(n))
+    if not pay.outcomes or volume <= 0:
+        return 0.0
+    frequency = rate * REOFFENCES_PER_REOFFENDER
+    pot = withheld(pay, fees(pay, volume, volume * contract.service.months, 1.0))
+    outcome = MeasuredOutcome(n=n, reoffenders=n * rate * (1.0 - reduction),
+                              reoffences=n * frequency * (1.0 - reduction),
+                              cf_reoffenders=n * rate, cf_reoffences=n * frequency, pot=pot)
+    return sum(outcome_payment(component, outcome) for component in pay.outcomes) / volume

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from sim.payments import REOFFENCES_PER_REOFFENDER
 from sim.scenario import SERVICE_TYPES, ContractSpec, PrimeSpec, Scenario, Strategy
 
 __all__ = [
@@ -141,7 +142,7 @@ def marginal_values(contract: ContractSpec, block_grant_per_referral: float = 0.
                 binary += per_unit
             else:
                 # per cent of the counterfactual's reoffences: about 1 reoffence per person at base
-                frequency += per_unit / np.maximum(_BAND_MIDPOINTS * 2.9, 0.1)
+                frequency += per_unit / np.maximum(_BAND_MIDPOINTS * REOFFENCES_PER_REOFFENDER, 0.1)
     return binary, frequency
 
 

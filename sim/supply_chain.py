@@ -52,7 +52,8 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from sim.payments import MeasuredOutcome, fees, outcome_payment, withheld
+from sim import payments
+from sim.payments import REOFFENCES_PER_REOFFENDER, fees, withheld
 from sim.stewardship import merlin_outcome_share, merlin_policy
 from sim.vocabulary import SECTORS, SERVICE_TYPES
 
@@ -79,8 +80,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Reoffences per reoffender (Ministry of Justice, 2011: 2.9); used for a prime's prior only.
-REOFFENCES_PER_REOFFENDER = 2.9
 #: How many cohorts' worth of evidence a prime's prior value of an effective hour is worth.
 _PRIOR_COHORTS = 6.0
 #: A type's unmet hours below this share of the prime's hours of it are not worth a tender.
@@ -243,17 +242,9 @@ def expected_outcome_per_referral(model: PbRModel, reduction: float,
     reoffending is ``reduction`` (relative) below a counterfactual at the cohort
     type's published base rate, with :data:`REOFFENCES_PER_REOFFENDER`.
     """
-    contract = model.design.contract
-    pay = contract.payment
     size = max(model.design.cohort.referrals_per_year / 12.0 / len(model.prime_of_area), 1.0)
     n = size * np.asarray(band_shares, dtype=float)
-    rate = model.profile.base_rate
-    frequency = rate * REOFFENCES_PER_REOFFENDER
-    pot = withheld(pay, fees(pay, size, size * contract.service.months, 1.0))
-    outcome = MeasuredOutcome(n=n, reoffenders=n * rate * (1.0 - reduction),
-                              reoffences=n * frequency * (1.0 - reduction),
-                              cf_reoffenders=n * rate, cf_reoffences=n * frequency, pot=pot)
-    return sum(outcome_payment(component, outcome) for component in pay.outcomes) / size
+    return payments.expected_outcome_per_referral(model.design.contract, n, model.profile.base_rate, reduction)
 
 
 # -- agents --------------------------------------------------------------------------------------
