@@ -323,8 +323,13 @@ def money_flows(results: BatchResults, label: str) -> list[tuple[str, str, float
     for m in outcome_parts:
         text = m.removeprefix("paid_outcome_").replace("_", " ")
         flows.append(("Commissioner", f"Outcome payments ({text})", _mean(results, label, m)))
+    # volume bands: a net top-up is paid in; a net repayment goes back out of the primes
+    reconciled = _mean(results, label, "paid_fee_reconciliation")
+    flows.append(("Commissioner", "Volume-band top-ups", reconciled))
     flows = [(a, b, v) for a, b, v in flows if v > 0]
     flows += [(b, "Primes", v) for _, b, v in flows]
+    if reconciled < 0:
+        flows.append(("Primes", "Volume-band repayments", -reconciled))
     margin = _mean(results, label, "prime_margin")
     if margin < 0:
         flows.append(("Primes' reserves (loss)", "Primes", -margin))

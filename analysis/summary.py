@@ -7,6 +7,10 @@ from rich.table import Table
 
 __all__ = ["print_run_summary", "run_summary_rows"]
 
+#: A titled section of (label, value) rows.
+Section = tuple[str, list[tuple[str, str]]]
+BANDS = ("low", "medium", "high", "very_high")
+
 
 def _money(x: float | None) -> str:
     if x is None:
@@ -52,6 +56,95 @@ def _supply_chain_rows(m: dict[str, float | None]) -> list[tuple[str, list[tuple
     return [("Supply chain", rows)]
 
 
+def _count(x: float | None) -> str:
+    return _num(x, 0)
+
+
+def _commissioning_rows(m: dict[str, float | None]) -> list[Section]:
+    """Competitions and what followed them, when areas were let by competition."""
+    if not m.get("competitions"):
+        return []
+    low, high = m.get("winning_price_factor_min"), m.get("winning_price_factor_max")
+    spread = f" ({_num(low)} to {_num(high)})" if low is not None else ""
+    rows = [
+        ("Competitions run", _count(m.get("competitions"))),
+        ("Winning bids' price, multiple of list prices: mean (range)",
+         _num(m.get("winning_price_factor_mean")) + spread),
+        ("  mean in the first competitions", _num(m.get("initial_price_factor_mean"))),
+        ("Primes failed (handed their contracts back)", _count(m.get("prime_failures"))),
+        ("  contracts handed back", _count(m.get("handbacks"))),
+        ("Contracts terminated for poor performance", _count(m.get("terminations"))),
+        ("Rectification notices served", _count(m.get("rectification_notices"))),
+        ("Contracts walked away from at a break point", _count(m.get("contract_breaks"))),
+        ("Area-months served by the interim provider",
+         _count(m.get("areas_with_interim_provider_months"))),
+        ("Commissioner's procurement costs", _money(m.get("procurement_costs"))),
+        ("Losses of primes ending below their starting capital", _money(m.get("prime_losses"))),
+        ("Referrals against the plan bids were priced on", _pct(m.get("referrals_vs_plan"))),
+    ]
+    return [("Commissioning", rows)]
+
+
+def _stewardship_rows(m: dict[str, float | None]) -> list[Section]:
+    """Stewardship rules in force (Merlin-style standard, open book, margin cap)."""
+    merlin, open_book, cap = m.get("merlin_standard"), m.get("open_book"), m.get("margin_cap")
+    if not merlin and not open_book and cap is None:
+        return []
+    rows: list[tuple[str, str]] = []
+    if merlin:
+        rows.append(("Merlin-style supply-chain standard", "in force"))
+        rows.append(("Subcontract offers whose outcome share it cut",
+                     _pct(m.get("merlin_outcome_share_cut"))))
+    if open_book:
+        rows.append(("Prime margin the open book showed (before any clawback)",
+                     _pct(m.get("open_book_prime_margin_share"))))
+    if cap is not None:
+        rows.append(("Cap on prime margin (share of income)", _pct(cap)))
+        rows.append(("Margin clawed back by the commissioner", _money(m.get("margin_clawed_back"))))
+    return [("Stewardship", rows)]
+
+
+def _bond_rows(m: dict[str, float | None]) -> list[Section]:
+    """Return the social impact bond's section: what its investors put in and got back."""
+    if m.get("investor_capital") is None:
+        return []
+    cohorts = m.get("sib_cohorts")
+    rows = [
+        ("Investors' capital committed", _money(m.get("investor_capital"))),
+        ("  drawn to pay for the service", _money(m.get("investor_drawn"))),
+        ("Repaid by the commissioner on results", _money(m.get("investor_repaid"))),
+        ("Investors' return a year", _pct(m.get("investor_return"))),
+        ("Investors' loss (drawn and not repaid)", _money(m.get("investor_loss"))),
+    ]
+    if cohorts is not None:
+        rows += [
+            ("Cohorts paid early (met the cohort trigger)",
+             f"{_count(m.get('sib_cohorts_paid_early'))} of {_count(cohorts)}"),
+            ("Fall in reconviction events across the pilot, measured / true",
+             f"{_num(m.get('sib_pilot_reduction_pct'), 1)}% / "
+             f"{_num(m.get('sib_pilot_true_reduction_pct'), 1)}%"),
+        ]
+    return [("Social impact bond", rows)]
+
+
+def _selection_rows(m: dict[str, float | None]) -> list[Section]:
+    """Referrals refused at the door, where the contract let providers refuse."""
+    if not m.get("referral_selection") and not m.get("referrals_refused"):
+        return []
+    rows = [
+        ("Referrals refused (served by the provider of last resort, not measured)",
+         _count(m.get("referrals_refused"))),
+        ("  share of all referrals", _pct(_share(m.get("referrals_refused"), m.get("referrals")))),
+    ]
+    rows += [(f"Share refused, {band.replace('_', ' ')} risk band",
+              _pct(m.get(f"refusal_rate_{band}"))) for band in BANDS]
+    return [("Selection at referral", rows)]
+
+
+def _share(part: float | None, whole: float | None) -> float | None:
+    return None if part is None or not whole else part / whole
+
+
 def run_summary_rows(m: dict[str, float | None]) -> list[tuple[str, list[tuple[str, str]]]]:
     """Sections of (label, value) pairs describing one run's final metrics."""
     return [
@@ -82,6 +175,8 @@ def run_summary_rows(m: dict[str, float | None]) -> list[tuple[str, list[tuple[s
             ("Outcome payments, binary measure", _money(m["paid_outcome_binary"])),
             ("Outcome payments, frequency measure", _money(m["paid_outcome_frequency"])),
             ("Fees withheld at risk and not earned back", _money(m["withheld_fees_not_earned"])),
+            *([("Volume-band reconciliation (top-ups less repayments)",
+                _money(m["paid_fee_reconciliation"]))] if m.get("paid_fee_reconciliation") else []),
             ("Total outlay", _money(m["commissioner_outlay"])),
             ("Paid for deadweight (beyond true impact)", _money(m["deadweight_payments"])),
             ("Cost per reoffence avoided, true", _money(m["cost_per_reoffence_avoided_true"])),
@@ -105,9 +200,13 @@ def run_summary_rows(m: dict[str, float | None]) -> list[tuple[str, list[tuple[s
              _num(m.get("effort_ratio_after_reoffence"))),
         ]),
         *_supply_chain_rows(m),
+        *_selection_rows(m),
+        *_commissioning_rows(m),
+        *_stewardship_rows(m),
+        *_bond_rows(m),
         ("Effort by true risk band (hours per engaged person)", [
             (band.replace("_", " "), _num(m[f"hours_per_engaged_person_{band}"], 1))
-            for band in ("low", "medium", "high", "very_high")
+            for band in BANDS
         ]),
     ]
 

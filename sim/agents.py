@@ -18,6 +18,7 @@ from sim.payments import (
     MeasuredOutcome,
     apply_total_cap,
     block_grant,
+    fee_reconciliation,
     fees,
     outcome_payment,
     true_impact_value,
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["Cohort", "Commissioner", "Prime"]
 
 COMMISSIONER = "commissioner"
+#: Ledger kind of the annual reconciliation of fees for service by volume band.
+FEE_RECONCILIATION = "fee_reconciliation"
 
 
 class Prime(mesa.Agent):
@@ -194,6 +197,15 @@ class Commissioner(mesa.Agent):
         self.pot_forfeited = 0.0
         self.gross_fees = {"block_grant": 0.0, "referral_fees": 0.0, "supervision_fees": 0.0}
         self.withheld_total = 0.0
+        # volume bands: fees for service paid at the unit price, reconciled each contract year
+        self.band_fees: dict[tuple[int, str], float] = {}
+        self.reconciliations: list[dict[str, float]] = []
+        self._year_start = 1
+        if self.payment.volume_bands:
+            year_ends = [m for m in range(12, model.referral_months, 12)]
+            # the last year's reconciliation waits for its run-off: its people's supervision fees
+            for month in (*year_ends, model.last_service_month):
+                model.schedule_event(self.reconcile_volumes, at=month)
 
     def terms(self, area: int | None) -> PaymentSpec:
         """Payment terms in force in an area: the contract's, at its holder's winning price (sim/commissioning.py)."""
@@ -212,6 +224,44 @@ class Commissioner(mesa.Agent):
         self.accrued[prime_name] += gross - held
         if cohort is not None:
             cohort.pot += held
+            if pay.volume_bands:
+                key = (cohort.area, prime_name)
+                volume_fees = (pay.fee_per_referral * referrals
+                               + pay.fee_per_supervision_month * supervision_months)
+                paid = volume_fees * (1.0 - pay.at_risk_share)
+                self.band_fees[key] = self.band_fees.get(key, 0.0) + paid
+
+    def reconcile_volumes(self) -> None:
+        """Reprice the contract year's fees for service by the volume band of each area's referrals.
+
+        Scheduled at the end of each contract year (the last year's at the end
+        of its run-off of service). Volume is everybody referred to an area in
+        the year, against the plan (``cohort.referrals_per_year`` shared
+        equally between areas, before any volume shock). Only the fees paid
+        are repriced: fees withheld into pots stay at the unit price. A
+        repayment is paid by the prime to the commissioner.
+        """
+        model = self.model
+        month = model.steps
+        first, last = self._year_start, min(month, model.referral_months)
+        self._year_start = last + 1
+        areas = len(model.prime_of_area)
+        referred = np.zeros(areas)
+        for cohort in model.cohorts:
+            if first <= cohort.month <= last:
+                referred[cohort.area] += cohort.size
+        planned = model.design.cohort.referrals_per_year / areas * (last - first + 1) / 12.0
+        primes = {p.name: p for p in model.primes}
+        for (area, name), paid in sorted(self.band_fees.items()):
+            due = fee_reconciliation(self.payment.volume_bands, referred[area], planned, paid)
+            share = referred[area] / planned if planned > 0 else 0.0
+            self.reconciliations.append({"month": float(month), "area": float(area),
+                                         "share_of_plan": share, "fees": paid, "reconciliation": due})
+            if due > 0:
+                primes[name].receive(month, FEE_RECONCILIATION, due)
+            elif due < 0:
+                primes[name].spend(month, COMMISSIONER, FEE_RECONCILIATION, -due)
+        self.band_fees.clear()
 
     def pay_invoices(self) -> None:
         """Pay each prime the fees accrued since the last invoice."""

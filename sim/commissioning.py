@@ -85,12 +85,17 @@ import numpy as np
 from mesa.time import Schedule
 
 from sim.agents import Prime
-from sim.payments import REOFFENCES_PER_REOFFENDER, expected_outcome_per_referral, scaled_payment
+from sim.payments import (
+    REOFFENCES_PER_REOFFENDER,
+    expected_outcome_per_referral,
+    scaled_payment,
+    volume_band_factor,
+)
 from sim.population import CohortProfile, draw_offenders
 from sim.scenario import CohortSpec, ContractSpec, PaymentSpec, PrimeSpec, Strategy
 from sim.scenario_commissioning import CompetitionSpec, PerformanceSpec
 from sim.scenario_supply import SubcontractPolicy
-from sim.strategies import MarginalStrategy, believed_complexity, marginal_values
+from sim.strategies import MarginalStrategy, believed_complexity, block_grant_per_referral, marginal_values
 
 if TYPE_CHECKING:
     from mesa.time import Event
@@ -262,7 +267,8 @@ class Projection:
 
 
 def project(spec: PrimeSpec, hours: float, contract: ContractSpec, room: DataRoom, volume: float,
-            reduction: float, life: Life, measure_delay: int) -> Projection:
+            reduction: float, life: Life, measure_delay: int,
+            planned: float | None = None) -> Projection:
     """Project one area's contract month by month from a prime's cost structure.
 
     Referrals arrive at ``volume`` a month while the contract refers; the
@@ -272,6 +278,8 @@ def project(spec: PrimeSpec, hours: float, contract: ContractSpec, room: DataRoo
     month it serves. Fees follow the contract's terms; each month's cohort is
     paid for ``measure_delay`` months after referral, at the outcome payment
     per referral that ``reduction`` earns (:func:`outcome_per_referral`).
+    With ``volume_bands`` and the ``planned`` referrals a month per area, the
+    fees paid are repriced at the band ``volume`` falls in.
     """
     pay = contract.payment
     months = max(life.serving, life.paid)
@@ -295,8 +303,12 @@ def project(spec: PrimeSpec, hours: float, contract: ContractSpec, room: DataRoo
                                + pay.block_grant_per_year / 12.0 / max(volume, 1e-9))
     cost = (spec.overhead_per_month * serving
             + caseload * room.engaged_share * hours * spec.unit_cost_per_hour)
-    return Projection(cost=cost, income=gross - held + outcome,
-                      booked=gross + outcome - measured * pot)
+    banded = 0.0
+    if pay.volume_bands and planned:
+        band = volume_band_factor(pay.volume_bands, volume / planned)
+        banded = (band - 1.0) * (1.0 - pay.at_risk_share) * (gross - block)
+    return Projection(cost=cost, income=gross - held + outcome + banded,
+                      booked=gross + outcome - measured * pot + banded)
 
 
 @dataclass(frozen=True)
@@ -597,8 +609,10 @@ class Commissioning:
         optimism = 1.0 + spec.optimism_bias
         reduction = min(self._reductions[spec.name] * optimism, 0.95)
         life = self._life(month)
+        # volume bands are priced against the contract's plan, whatever the data room shows
+        planned = model.design.cohort.referrals_per_year / 12.0 / len(self.lots)
         believed = project(spec, hours, contract, room, room.volume * optimism, reduction, life,
-                           model.measure_delay)
+                           model.measure_delay, planned)
         sigma = competition.bid_noise
         noise = math.exp(sigma * float(self.rng.standard_normal()) - sigma * sigma / 2.0)
         factor = believed.price_factor(spec.bid_margin) * noise
@@ -607,7 +621,7 @@ class Commissioning:
             return None
         # the commissioner's view: the bidder's declared costs at the planned volume
         declared = project(spec, hours, contract, room, room.volume, competition.assumed_reduction,
-                           life, model.measure_delay)
+                           life, model.measure_delay, planned)
         cost, income = float(declared.cost.sum()), float(declared.income.sum())
         if cost > 0 and income > 0:
             shortfall = max(1.0 - factor * income / cost, 0.0)
@@ -670,7 +684,8 @@ class Commissioning:
         contract = self.model.design.contract
         scaled = contract.model_copy(update={"payment": scaled_payment(self.base, factor)})
         strategy = prime.strategy
-        strategy.binary_value, strategy.contract_frequency_value = marginal_values(scaled)
+        strategy.binary_value, strategy.contract_frequency_value = marginal_values(
+            scaled, block_grant_per_referral(self.model.design) * factor)
 
     def _to_interim(self, lot: Lot, month: int) -> None:
         """Give the area to the interim provider until a new contract is let."""

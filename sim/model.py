@@ -171,7 +171,7 @@ class PbRModel(Model):
         """Each prime serves the people in their service period."""
         lo = self._window_start(month, self.service_months)
         owner = self.area_prime[self.store.area[lo:self.store.size]]
-        # people a prime refused at referral are served by the provider of last resort, not by it
+        # people a prime refused at referral get no commissioned service (nobody in the model serves them)
         owner = np.where(self.store.refused[lo:self.store.size], -1, owner)
         for prime in self.primes:
             prime.deliver(lo + np.flatnonzero(owner == prime.index), month)

@@ -11,11 +11,12 @@ referral), with the counterfactual's expected counts beside them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from sim.scenario import ContractSpec, OutcomeComponent, PaymentSpec
+from sim.scenario import ContractSpec, OutcomeComponent, PaymentSpec, VolumeBand
 
 __all__ = [
     "REOFFENCES_PER_REOFFENDER",
@@ -23,6 +24,7 @@ __all__ = [
     "expected_outcome_per_referral",
     "apply_total_cap",
     "block_grant",
+    "fee_reconciliation",
     "fees",
     "improvement",
     "margin_clawback",
@@ -34,6 +36,7 @@ __all__ = [
     "sib_reduction_pct",
     "sib_triggered",
     "true_impact_value",
+    "volume_band_factor",
     "withheld",
 ]
 
@@ -93,6 +96,49 @@ def fees(spec: PaymentSpec, referrals: float, supervision_months: float, months:
 def withheld(spec: PaymentSpec, gross_fees: float) -> float:
     """Part of ``gross_fees`` held back and paid only on results."""
     return spec.at_risk_share * gross_fees
+
+
+def volume_band_factor(bands: Sequence[VolumeBand], share_of_plan: float) -> float:
+    """Multiple of the unit price for a year whose referrals were ``share_of_plan`` of the plan.
+
+    The band in force is the last whose ``from_share_of_plan`` is at or below
+    the share (bands are validated to be in increasing order, the first
+    starting at 0). No bands: 1, the unit price.
+    """
+    factor = 1.0
+    for band in bands:
+        if share_of_plan >= band.from_share_of_plan:
+            factor = band.fee_factor
+        else:
+            break
+    return factor
+
+
+def fee_reconciliation(bands: Sequence[VolumeBand], referrals: float, planned: float,
+                       fees_paid: float) -> float:
+    """Annual reconciliation of fees for service by volume band (Transforming Rehabilitation).
+
+    The year's referral and supervision fees were paid at the unit price
+    (``fees_paid``); at the year's end they are repriced at the factor of the
+    band that the year's ``referrals`` fall in as a share of the ``planned``
+    volume. A band's factor applies to the whole year's fees, not only to the
+    units inside the band, so payment jumps at a band's edge: with a factor of
+    1.1 below 90% of plan, 89% of plan is paid 97.9% of the planned fees and
+    90% is paid 90%.
+
+    Args:
+        bands: the contract's volume bands (none: nothing to reconcile).
+        referrals: referrals in the year.
+        planned: planned referrals in the year (no plan: nothing to reconcile).
+        fees_paid: referral and supervision fees paid for the year at the unit price.
+
+    Returns:
+        What the commissioner owes the provider: positive, a top-up; negative, a repayment.
+
+    """
+    if not bands or planned <= 0:
+        return 0.0
+    return float((volume_band_factor(bands, referrals / planned) - 1.0) * fees_paid)
 
 
 def scaled_payment(spec: PaymentSpec, factor: float) -> PaymentSpec:

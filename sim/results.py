@@ -121,6 +121,7 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
 
     m: dict[str, float | None] = {"referrals": float(n), "people_measured": float(counted)}
     refused = s["refused"]
+    m["referral_selection"] = float(model.design.contract.referral_selection)
     m["referrals_refused"] = float(refused.sum())
     for b, band in enumerate(BAND_NAMES):
         in_band = s["true_band"] == b
@@ -157,6 +158,9 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     for kind, gross in com.gross_fees.items():
         m[f"paid_{kind}"] = gross * keep
     m["paid_fees"] = led.total("fees")
+    # volume bands: top-ups paid less repayments made at the annual reconciliations
+    m["paid_fee_reconciliation"] = (led.total("fee_reconciliation", payer="commissioner")
+                                    - led.total("fee_reconciliation", payee="commissioner"))
     m["paid_outcome_binary"] = led.total("outcome_binary")
     m["paid_outcome_frequency"] = led.total("outcome_frequency")
     m["paid_outcomes"] = m["paid_outcome_binary"] + m["paid_outcome_frequency"]
@@ -174,13 +178,15 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     delivery = sum(led.total("delivery_cost", payer=name) for name in primes)
     overhead = sum(led.total("overhead", payer=name) for name in primes)
     spent = sum(led.total(payer=name) for name in primes)
-    subcontracted = spent - delivery - overhead
+    repaid = sum(led.total(payer=name, payee="commissioner") for name in primes)
+    subcontracted = spent - delivery - overhead - repaid
     # from the commissioner, or from investors under a social impact bond
     income = sum(led.total(payee=name) for name in primes)
     m["prime_income"] = income
     m["prime_delivery_cost"] = delivery
     m["prime_overhead"] = overhead
     m["prime_subcontract_cost"] = subcontracted
+    m["prime_repaid_to_commissioner"] = repaid
     m["prime_margin"] = income - spent
     m["prime_margin_share"] = _ratio(income - spent, income)
     m["prime_min_cash"] = min(p.min_cash for p in model.primes)
@@ -206,6 +212,11 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     m.update(_creaming_and_parking(s, hours, engaged, model))
     if model.market is not None:
         m.update(model.market.metrics())
+        # what sub-primes kept: everything primes paid them less everything they spent
+        frame = model.ledger.frame()
+        names = set(frame.loc[frame.kind.isin(["subcontract_fee", "outcome_share"]), "payee"])
+        m["subprime_margin"] = float(frame.loc[frame.payee.isin(names), "amount"].sum()
+                                     - frame.loc[frame.payer.isin(names), "amount"].sum())
     m.update(stewardship_metrics(model))
     m.update(investment_metrics(model))
     m.update(commissioning_metrics(model))

@@ -32,13 +32,14 @@ __all__ = [
     "Scenario",
     "ServiceSpec",
     "Strategy",
+    "VolumeBand",
 ]
 
-from sim.vocabulary import BAND_NAMES, SERVICE_TYPES  # noqa: E402  (re-exported)
-from sim.scenario_supply import MarketSpec, SubcontractPolicy  # noqa: E402
+from sim.scenario_commissioning import CompetitionSpec, PerformanceSpec, VolumeShock  # noqa: E402
 from sim.scenario_investment import SocialImpactBondSpec  # noqa: E402
 from sim.scenario_stewardship import StewardshipSpec  # noqa: E402
-from sim.scenario_commissioning import CompetitionSpec, PerformanceSpec, VolumeShock  # noqa: E402
+from sim.scenario_supply import MarketSpec, SubcontractPolicy  # noqa: E402
+from sim.vocabulary import BAND_NAMES, SERVICE_TYPES  # noqa: E402  (re-exported)
 
 
 class _Strict(BaseModel):
@@ -192,6 +193,20 @@ class OutcomeComponent(_Strict):
         return (price, price, price, price)
 
 
+class VolumeBand(_Strict):
+    """One volume band of fee for service: the unit price's multiple when referrals fall in it.
+
+    A band runs from ``from_share_of_plan`` (inclusive) to the next band's
+    start. Transforming Rehabilitation paid fees for service by volume bands
+    with an annual reconciliation (../shared/CALIBRATION.md).
+    """
+
+    from_share_of_plan: Annotated[float, Field(ge=0.0, le=10.0)]
+    """Lower edge of the band: a year's referrals as a share of the planned volume."""
+    fee_factor: Annotated[float, Field(gt=0.0, le=10.0)]
+    """Multiple of the unit price (referral and supervision fees) paid for a year in this band."""
+
+
 class PaymentSpec(_Strict):
     """What the commissioner pays for, per contract area."""
 
@@ -204,6 +219,26 @@ class PaymentSpec(_Strict):
     outcomes: list[OutcomeComponent] = Field(default_factory=list)
     outcome_cap_total: Money | None = None
     """Most the commissioner will pay in outcome payments over the whole run, all areas together."""
+    volume_bands: list[VolumeBand] = Field(default_factory=list)
+    """Annual reconciliation of referral and supervision fees by volume against the plan
+    (:func:`sim.payments.fee_reconciliation`); empty: every unit at the unit price."""
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> PaymentSpec:
+        bands = self.volume_bands
+        if not bands:
+            return self
+        if not (self.fee_per_referral or self.fee_per_supervision_month):
+            raise ValueError("volume_bands reconcile referral and supervision fees: "
+                             "give fee_per_referral or fee_per_supervision_month")
+        if bands[0].from_share_of_plan != 0.0:
+            raise ValueError(f"volume_bands: the first band must start at from_share_of_plan 0 so every "
+                             f"volume has a price (got {bands[0].from_share_of_plan:g})")
+        starts = [b.from_share_of_plan for b in bands]
+        if any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
+            raise ValueError(f"volume_bands must be in increasing order of from_share_of_plan, "
+                             f"each start different (got {starts})")
+        return self
 
     @model_validator(mode="after")
     def _pots_fit(self) -> PaymentSpec:
@@ -238,7 +273,7 @@ class ContractSpec(_Strict):
     social_impact_bond: SocialImpactBondSpec | None = None
     """Investors fund the service and are paid on results instead of the prime (sim/investment.py)."""
     referral_selection: bool = False
-    """Whether providers may refuse referrals; refused people go to the public provider of last resort."""
+    """Whether providers may refuse referrals; refused people get no commissioned service and leave the measured cohort."""
     term_months: Annotated[int, Field(ge=1, le=240)] | None = None
     """Length of each area's contract; at its end the area is re-competed (needs ``competition``).
     None: one contract for the whole referral period (``months``)."""

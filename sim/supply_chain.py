@@ -537,7 +537,9 @@ class SubcontractedSupply:
                 c.subprime.deliver(month, h, c.terms.expected_share_per_hour)
                 market.accrue_fee(month + c.terms.payment_lag_months, c, h * c.terms.fee_per_hour)
                 effective += h * c.subprime.effectiveness
-                cost += h * c.terms.price_per_hour
+                # the cash cost of the hour: the outcome share passed down is weighed separately,
+                # as the share of outcome payments the prime does not keep (retained_outcome_share)
+                cost += h * c.terms.fee_per_hour
                 if c.terms.outcome_share > 0:
                     shared.append((c, h / by_type[t]))
                 left -= h

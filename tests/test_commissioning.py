@@ -32,7 +32,9 @@ from tests.conftest import SCENARIOS, small
 SEEDS = (1, 2, 3)
 MONTHS = {"contract": {"months": 48}}
 NO_SHOCK = {"cohort": {"volume_shocks": []}}
-FEE_FOR_SERVICE = {"contract": {"payment": {"at_risk_share": 0.0, "outcomes": []}}}
+# fee for service at the unit price: no fees at risk, no outcomes, no volume bands
+FEE_FOR_SERVICE = {"contract": {"payment": {"at_risk_share": 0.0, "outcomes": [], "volume_bands": []}}}
+NO_BANDS = {"contract": {"payment": {"volume_bands": []}}}
 
 
 def shipped(name: str, *overrides: dict) -> Scenario:
@@ -246,12 +248,27 @@ def test_volume_shock_puts_fee_for_service_primes_into_loss():
         assert shock["winning_price_factor_mean"] > plan["winning_price_factor_mean"]
 
 
-def test_volume_shock_loss_flows_down_to_subprimes():
+@pytest.fixture(scope="module")
+def volume_runs():
+    """volume_shock's metrics by (seed, shocked, banded), each run once."""
+    cache: dict[tuple[int, bool, bool], dict] = {}
+
+    def run(seed: int, shocked: bool = True, banded: bool = False) -> dict:
+        key = (seed, shocked, banded)
+        if key not in cache:
+            extra = ([] if shocked else [NO_SHOCK]) + ([] if banded else [NO_BANDS])
+            cache[key] = run_scenario(shipped("volume_shock", *extra), seed).metrics
+        return cache[key]
+
+    return run
+
+
+def test_volume_shock_loss_flows_down_to_subprimes(volume_runs):
     """With volume promises not honoured, sub-primes lose work, margin and members after a shock."""
     losses, exits = {True: 0.0, False: 0.0}, {True: 0.0, False: 0.0}
     for seed in SEEDS:
-        for shocked, extra in ((True, {}), (False, NO_SHOCK)):
-            m = run_scenario(shipped("volume_shock", extra), seed).metrics
+        for shocked in (True, False):
+            m = volume_runs(seed, shocked)
             losses[shocked] += m["subprime_losses"]
             exits[shocked] += m["subprime_exits"]
             net = m["subprime_income"] - m["subprime_delivery_cost"] - m["subprime_overhead"]
@@ -261,3 +278,14 @@ def test_volume_shock_loss_flows_down_to_subprimes():
                 assert shock_margin < net / m["subprime_income"] - 0.01
                 assert shock_candy > m["bid_candy_share"] + 0.03  # promised hours never referred
     assert losses[True] > losses[False] and exits[True] > exits[False]
+
+
+def test_volume_bands_partly_cushion_the_primes_from_a_shock(volume_runs):
+    """Bands top up fees in a year 30% below plan: primes lose less, and walk away less, than without."""
+    for seed in SEEDS[:2]:
+        banded, unbanded = volume_runs(seed, banded=True), volume_runs(seed)
+        plan = volume_runs(seed, shocked=False)
+        assert banded["paid_fee_reconciliation"] > 1e6 and unbanded["paid_fee_reconciliation"] == 0
+        # partly: better off than without bands, still worse off than with no shock
+        assert unbanded["prime_margin"] + 3e6 < banded["prime_margin"] < plan["prime_margin"] - 3e6
+        assert banded["contract_breaks"] < unbanded["contract_breaks"]
