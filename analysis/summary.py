@@ -132,7 +132,7 @@ def _selection_rows(m: dict[str, float | None]) -> list[Section]:
     if not m.get("referral_selection") and not m.get("referrals_refused"):
         return []
     rows = [
-        ("Referrals refused (served by the provider of last resort, not measured)",
+        ("Referrals refused (no commissioned service, not measured)",
          _count(m.get("referrals_refused"))),
         ("  share of all referrals", _pct(_share(m.get("referrals_refused"), m.get("referrals")))),
     ]

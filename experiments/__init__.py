@@ -22,7 +22,7 @@ One module per step, each usable on its own:
 * :mod:`experiments.cli` -- ``pbrsim compare``, ``pbrsim experiment`` and
   ``pbrsim results``.
 
-Shipped experiment files: ``shipped_designs.yaml`` (the shipped scenarios x 10
+Shipped experiment files: ``shipped_designs.yaml`` (six shipped scenarios x 10
 replications) and ``sensitivity.yaml`` (Sobol indices of key measures of the
 TR hybrid).
 

@@ -1,4 +1,4 @@
-"""The `pbrsim run` summary (analysis/summary.py): sections appear where the run has their measures."""
+"""The run summary (analysis/summary.py): sections appear where a run has their measures."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def summary(request):
 
 
 def test_optional_sections_appear_only_where_they_apply(summary):
-    """Commissioning, stewardship, bond and selection sections show for the designs that have them."""
+    """Commissioning, stewardship, bond and selection sections show where the design has them."""
     name, _, sections = summary
     assert set(sections) & OPTIONAL == EXPECTED.get(name, set())
     for rows in sections.values():
@@ -56,7 +56,7 @@ def test_sections_report_the_runs_numbers(summary):
     if name == "merlin_stewardship":
         assert rows["Merlin-style supply-chain standard"] == "in force"
     if name == "selection_at_referral":
-        assert rows["Referrals refused (served by the provider of last resort, not measured)"] == (
+        assert rows["Referrals refused (no commissioned service, not measured)"] == (
             f"{m['referrals_refused']:,.0f}")
     if name in EXPECTED and "Commissioning" in EXPECTED[name]:
         assert rows["Competitions run"] == f"{m['competitions']:,.0f}"
