@@ -29,6 +29,7 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 test: setup browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -m "not slow" -q
 
 bench: setup

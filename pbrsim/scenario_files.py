@@ -125,6 +125,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
 
     Raises:
         ScenarioFileError: naming the file, field path and what was expected.
+
     """
     merged, chain = resolve_scenario(path)
     if overrides:

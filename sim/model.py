@@ -61,6 +61,7 @@ class PbRModel(Model):
             for the population, the outcomes, the measurement and provider
             behaviour are spawned from it, so two designs run with the same seed
             see the same people and the same random numbers for their outcomes.
+
     """
 
     def __init__(self, design: Scenario, rng: int | None = None) -> None:

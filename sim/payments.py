@@ -53,6 +53,7 @@ class MeasuredOutcome:
         cf_reoffences: reoffences the counterfactual expects, per band.
         pot: fees withheld for this cohort under ``at_risk_share`` (money that
             ``pot`` components can earn back).
+
     """
 
     n: np.ndarray
@@ -312,6 +313,7 @@ def margin_clawback(income: float, costs: float, cap: float, clawed_back: float)
 
     Returns:
         ``max(income - costs - clawed_back - cap * income, 0)``.
+
     """
     if income <= 0:
         return 0.0
@@ -365,6 +367,7 @@ def sib_final_payment(cf_reoffences: list[float] | np.ndarray, reoffences: list[
         price: per reoffence avoided.
         trigger_pct: the pilot-wide trigger, per cent of the counterfactual.
         paid_early: total of the cohorts' early payments.
+
     """
     cf, measured = float(np.sum(cf_reoffences)), float(np.sum(reoffences))
     if not sib_triggered(sib_reduction_pct(cf, measured), trigger_pct) or cf <= measured:

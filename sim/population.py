@@ -53,6 +53,7 @@ class CohortProfile:
         frequency_rate: monthly rate of further reoffences after the first, at average risk,
             set so reoffences per reoffender come out near the published figure.
         source: where ``base_rate`` comes from.
+
     """
 
     base_rate: float
@@ -110,6 +111,7 @@ def draw_offenders(
 
     Returns:
         Column arrays, one row per offender (see docs/ODD.md, "State variables").
+
     """
     a = profile.base_rate * profile.concentration
     b = (1.0 - profile.base_rate) * profile.concentration
@@ -157,6 +159,7 @@ def untreated_outcomes(
 
     Returns:
         (reoffended, reoffences) per person.
+
     """
     n = hazard.shape[0]
     u = rng.random(n)

@@ -41,7 +41,7 @@ class RunResult:
 
 
 def _ratio(num: float, den: float) -> float | None:
-    """num / den, or None where the ratio is undefined (reported as null, never inf)."""
+    """Num / den, or None where the ratio is undefined (reported as null, never inf)."""
     if den <= 0 or not math.isfinite(den):
         return None
     return float(num / den)
@@ -142,7 +142,8 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
         m["counterfactual_reoffending_rate"] = float(cohorts["cf_reoffenders"].sum() / counted)
         m["measured_reoffences_per_offender"] = float(cohorts["reoffences"].sum() / counted)
         m["counterfactual_reoffences_per_offender"] = float(cohorts["cf_reoffences"].sum() / counted)
-        m["measured_impact_pp"] = 100.0 * float(cohorts["cf_reoffenders"].sum() - cohorts["reoffenders"].sum()) / counted
+        gap = float(cohorts["cf_reoffenders"].sum() - cohorts["reoffenders"].sum())
+        m["measured_impact_pp"] = 100.0 * gap / counted
         m["reoffences_avoided_measured"] = float(cohorts["cf_reoffences"].sum() - cohorts["reoffences"].sum())
     else:
         for key in ("measured_reoffending_rate", "counterfactual_reoffending_rate",

@@ -273,7 +273,9 @@ class ContractSpec(_Strict):
     social_impact_bond: SocialImpactBondSpec | None = None
     """Investors fund the service and are paid on results instead of the prime (sim/investment.py)."""
     referral_selection: bool = False
-    """Whether providers may refuse referrals; refused people get no commissioned service and leave the measured cohort."""
+    """Whether providers may refuse referrals.
+
+    Refused people get no commissioned service and leave the measured cohort."""
     term_months: Annotated[int, Field(ge=1, le=240)] | None = None
     """Length of each area's contract; at its end the area is re-competed (needs ``competition``).
     None: one contract for the whole referral period (``months``)."""

@@ -55,6 +55,7 @@ class Caseload:
         engaged: whether the person engages with services.
         reoffended: whether a reoffence has been seen since referral.
         dose: effective service given so far.
+
     """
 
     rows: np.ndarray
@@ -120,6 +121,7 @@ def marginal_values(contract: ContractSpec, block_grant_per_referral: float = 0.
         neither. Pots are linearised between threshold and target. A block grant
         counts towards a pot at ``block_grant_per_referral``: the grant of one
         area's month spread over that month's referrals.
+
     """
     pay = contract.payment
     per_person_fees = (pay.fee_per_referral + pay.fee_per_supervision_month * contract.service.months

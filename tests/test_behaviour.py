@@ -114,7 +114,8 @@ def test_beliefs_learn_from_what_they_see():
 def test_selection_at_referral_refuses_the_hardest():
     """Where providers may refuse referrals, profit-seeking primes turn away high-risk people."""
     allowed = [run_scenario(small("selection_at_referral", cohort=VOLUME), s).metrics for s in SEEDS]
-    barred = run_scenario(small("selection_at_referral", cohort=VOLUME, contract={"referral_selection": False}), 1).metrics
+    barred_design = small("selection_at_referral", cohort=VOLUME, contract={"referral_selection": False})
+    barred = run_scenario(barred_design, 1).metrics
     uniform = run_scenario(with_primes(small("selection_at_referral", cohort=VOLUME), strategy="uniform"), 1).metrics
     assert barred["referrals_refused"] == 0 and uniform["referrals_refused"] == 0
     for m in allowed:

@@ -139,7 +139,8 @@ def test_comparison_group_error_is_sampling_noise_plus_bias():
         d = small("fee_for_service", contract={"counterfactual": {"kind": "comparison_group"}})
         errors.append(run_scenario(d, seed).metrics["measurement_error_pp"])
     assert abs(np.mean(errors)) < 0.6
-    biased = small("fee_for_service", contract={"counterfactual": {"kind": "comparison_group", "matching_bias_pp": 3.0}})
+    biased = small("fee_for_service",
+                   contract={"counterfactual": {"kind": "comparison_group", "matching_bias_pp": 3.0}})
     err = np.mean([run_scenario(biased, s).metrics["measurement_error_pp"] for s in range(6)])
     assert err == pytest.approx(3.0 + np.mean(errors), abs=0.5)
 

@@ -55,9 +55,11 @@ def test_unknown_field_is_named(tmp_path):
 @pytest.mark.parametrize(
     ("yaml_text", "field", "expected"),
     [
-        ("contract:\n  payment:\n    at_risk_share: 1.5\n", "contract.payment.at_risk_share", "less than or equal to 1"),
+        ("contract:\n  payment:\n    at_risk_share: 1.5\n", "contract.payment.at_risk_share",
+         "less than or equal to 1"),
         ("cohort:\n  referrals_per_year: -10\n", "cohort.referrals_per_year", "greater than or equal to 0"),
-        ("contract:\n  measure:\n    follow_up_months: -1\n", "contract.measure.follow_up_months", "greater than or equal to 1"),
+        ("contract:\n  measure:\n    follow_up_months: -1\n", "contract.measure.follow_up_months",
+         "greater than or equal to 1"),
         ("contract:\n  months: twelve\n", "contract.months", "valid integer"),
         ("contract:\n  counterfactual:\n    kind: crystal_ball\n", "contract.counterfactual", "crystal_ball"),
         ("primes: []\n", "primes", "at least 1"),
