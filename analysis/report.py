@@ -284,8 +284,8 @@ def _read_incentives(rd: _Reader) -> list[str]:
     if rd.r.present("parking_share"):
         top = rd.ranked("parking_share")
         label = top[0][0]
-        out.append(f"{label} parks most: {rd.with_ci(label, 'parking_share')} of people get no "
-                   f"more than the service floor, against {rd.v('parking_share', top[-1][1])} "
+        out.append(f"{label} parks most: {rd.with_ci(label, 'parking_share')} of engaged people get "
+                   f"less than half the mean effort, against {rd.v('parking_share', top[-1][1])} "
                    f"under {top[-1][0]}.")
         bands = {b: rd.mean(label, f"parking_share_{b}") for b in fg.BANDS}
         bands = {b: v for b, v in bands.items() if math.isfinite(v)}

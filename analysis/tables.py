@@ -76,7 +76,7 @@ KEY_MEASURES: tuple[tuple[str, str], ...] = (
     ("prime_margin", "Primes' margin"),
     ("prime_min_cash", "Lowest cash any prime held"),
     ("creaming_index", "Creaming index"),
-    ("parking_share", "Share parked at the service floor"),
+    ("parking_share", "Share parked (under half the mean effort)"),
     ("risk_transfer_ratio", "Risk transfer ratio (sub-primes)"),
     ("hours_per_engaged_person_low", "Hours per engaged person, low risk"),
     ("hours_per_engaged_person_very_high", "Hours per engaged person, very high risk"),
