@@ -39,9 +39,9 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pbrsim.scenario_files import FileProblems, read_yaml_mapping
 from sim.scenario import Scenario
 
 __all__ = [
@@ -78,12 +78,8 @@ DEFAULT_MEASURES: tuple[str, ...] = (
 )
 
 
-class ExperimentFileError(ValueError):
+class ExperimentFileError(FileProblems):
     """An experiment that cannot be run, with every problem found in it."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 class _Strict(BaseModel):
@@ -354,24 +350,7 @@ def load_experiment(path: str | Path) -> Experiment:
 
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ExperimentFileError([f"{path}: file not found"]) from None
-    except OSError as exc:
-        raise ExperimentFileError([f"{path}: cannot read ({exc.strerror})"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ExperimentFileError([f"{path}:{where}: not valid YAML: {problem}"]) from None
-    if not isinstance(data, dict):
-        got = "an empty file" if data is None else type(data).__name__
-        raise ExperimentFileError(
-            [f"{path}: expected a mapping of fields at the top level, got {got}"]
-        )
+    data = read_yaml_mapping(path, ExperimentFileError, empty_ok=False)
     data.setdefault("name", path.stem)
     try:
         experiment = Experiment.model_validate(data)

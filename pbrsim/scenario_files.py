@@ -21,35 +21,42 @@ from pydantic import ValidationError
 
 from sim.scenario import Scenario
 
-__all__ = ["ScenarioFileError", "load_scenario", "resolve_scenario", "scenario_hash"]
+__all__ = ["FileProblems", "ScenarioFileError", "load_scenario", "read_yaml_mapping", "resolve_scenario",
+           "scenario_hash"]
 
 
-class ScenarioFileError(ValueError):
-    """A scenario file that cannot be used, with every problem found in it."""
+class FileProblems(ValueError):
+    """A file that cannot be used, with every problem found in it (one line each)."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+class ScenarioFileError(FileProblems):
+    """A scenario file that cannot be used."""
+
+
+def read_yaml_mapping(path: Path, error: type[FileProblems], empty_ok: bool = True) -> dict[str, Any]:
+    """Load a YAML file safely as a mapping of fields, or raise ``error`` saying what is wrong with it."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioFileError([f"{path}: file not found"]) from None
+        raise error([f"{path}: file not found"]) from None
     except OSError as exc:
-        raise ScenarioFileError([f"{path}: cannot read ({exc.strerror})"]) from None
+        raise error([f"{path}: cannot read ({exc.strerror})"]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioFileError([f"{path}:{where}: not valid YAML: {problem}"]) from None
-    if data is None:
+        raise error([f"{path}:{where}: not valid YAML: {problem}"]) from None
+    if data is None and empty_ok:
         data = {}
     if not isinstance(data, dict):
-        raise ScenarioFileError([f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}"])
+        got = "an empty file" if data is None else type(data).__name__
+        raise error([f"{path}: expected a mapping of fields at the top level, got {got}"])
     return data
 
 
@@ -68,7 +75,7 @@ def _chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict[str
     if path in seen:
         cycle = " -> ".join(str(p) for p in (*seen, path))
         raise ScenarioFileError([f"{seen[-1]}: extends: circular chain {cycle}"])
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path, ScenarioFileError)
     parent = data.pop("extends", None)
     if parent is None:
         return [(path, data)]
