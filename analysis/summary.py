@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from analysis.tables import format_money
+
 __all__ = ["print_run_summary", "run_summary_rows"]
 
 #: A titled section of (label, value) rows.
@@ -13,15 +15,7 @@ BANDS = ("low", "medium", "high", "very_high")
 
 
 def _money(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    if x >= 1e9:
-        return f"{sign}£{x / 1e9:,.2f}bn"
-    if x >= 1e6:
-        return f"{sign}£{x / 1e6:,.1f}m"
-    return f"{sign}£{x:,.0f}"
+    return "n/a" if x is None else format_money(x, million_digits=1)
 
 
 def _pct(x: float | None) -> str:

@@ -37,6 +37,7 @@ from rich.table import Table
 from scipy import stats
 
 __all__ = [
+    "format_money",
     "FORMAT",
     "FORMAT_VERSION",
     "KEY_MEASURES",
@@ -626,13 +627,14 @@ def _kind(measure: str) -> str:
     return "number"
 
 
-def _money(x: float, signed: bool = False) -> str:
+def format_money(x: float, signed: bool = False, million_digits: int = 2) -> str:
+    """Pounds, shortened to m or bn; ``signed`` puts + before a gain."""
     sign = "−" if x < 0 else ("+" if signed and x > 0 else "")
     x = abs(x)
     if x >= 1e9:
         return f"{sign}£{x / 1e9:,.2f}bn"
     if x >= 1e6:
-        return f"{sign}£{x / 1e6:,.2f}m"
+        return f"{sign}£{x / 1e6:,.{million_digits}f}m"
     return f"{sign}£{x:,.0f}"
 
 
@@ -657,7 +659,7 @@ def format_value(measure: str, value: float | None, difference: bool = False) ->
         return "n/a"
     kind = _kind(measure)
     if kind == "money":
-        return _money(value, difference)
+        return format_money(value, difference)
     if kind == "percent":
         text = f"{100 * value:+.1f} pp" if difference else f"{100 * value:.1f}%"
     elif kind == "pp":

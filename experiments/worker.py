@@ -69,22 +69,18 @@ class RunRecord:
     @classmethod
     def failure(cls, task: RunTask, error: str, elapsed_s: float = 0.0) -> RunRecord:
         """Make the record of a task that failed with ``error``."""
-        return cls(
-            run_id=task.run_id,
-            scenario=task.scenario,
-            scenario_hash=task.scenario_hash,
-            replication=task.replication,
-            seed=task.seed,
-            params=task.params,
-            status="failed",
-            error=error,
-            elapsed_s=elapsed_s,
-        )
+        return cls(**_identity(task), status="failed", error=error, elapsed_s=elapsed_s)
 
     @property
     def ok(self) -> bool:
         """Whether the run finished without error."""
         return self.status == "ok"
+
+
+def _identity(task: RunTask) -> dict[str, Any]:
+    """The fields a run's record takes from its task."""
+    return {"run_id": task.run_id, "scenario": task.scenario, "scenario_hash": task.scenario_hash,
+            "replication": task.replication, "seed": task.seed, "params": task.params}
 
 
 def execute_run(task: RunTask, definition: dict[str, Any] | None) -> RunRecord:
@@ -110,12 +106,7 @@ def execute_run(task: RunTask, definition: dict[str, Any] | None) -> RunRecord:
             task, "".join(traceback.format_exception(exc)).strip(), time.perf_counter() - start
         )
     return RunRecord(
-        run_id=task.run_id,
-        scenario=task.scenario,
-        scenario_hash=task.scenario_hash,
-        replication=task.replication,
-        seed=task.seed,
-        params=task.params,
+        **_identity(task),
         status="ok",
         error=None,
         elapsed_s=time.perf_counter() - start,

@@ -26,7 +26,7 @@ from sim.counterfactual import build_counterfactual
 from sim.investment import build_social_impact_bond
 from sim.ledger import Ledger
 from sim.population import COHORT_TYPES, OffenderStore, draw_offenders
-from sim.scenario import BAND_NAMES, SERVICE_TYPES, Scenario
+from sim.scenario import BAND_NAMES, Scenario
 from sim.stewardship import build_margin_cap
 from sim.supply_chain import build_market
 
@@ -246,8 +246,3 @@ class PbRModel(Model):
             row.update(self.market.monthly_row())
         row.update(self.commissioning.monthly_row())
         self.monthly.append(row)
-
-    @property
-    def service_types(self) -> tuple[str, ...]:
-        """Service types in the order of the needs columns."""
-        return SERVICE_TYPES

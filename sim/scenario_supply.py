@@ -31,18 +31,9 @@ __all__ = ["EntrySpec", "MarketSpec", "SubPrimeSpec", "SubcontractPolicy"]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Money = Annotated[float, Field(ge=0.0)]
 Margin = Annotated[float, Field(ge=-0.5, le=2.0)]
-Sector = Literal["voluntary", "social_enterprise", "private", "public"]
-ServiceType = Literal[
-    "accommodation",
-    "employment_training",
-    "substance_misuse",
-    "mental_health",
-    "finance",
-    "family",
-    "thinking_behaviour",
-]
-if set(Sector.__args__) != set(SECTORS) or ServiceType.__args__ != SERVICE_TYPES:
-    raise ImportError("sim.scenario_supply is out of step with sim.vocabulary")
+# Literal of a tuple is the Literal of its members: the vocabulary is written once, in sim/vocabulary.py
+Sector = Literal[SECTORS]
+ServiceType = Literal[SERVICE_TYPES]
 
 
 class _Strict(BaseModel):
