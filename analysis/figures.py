@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
+from pbrsim.analysis.tables import BatchResults, Interval, read_batch
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
-
-from analysis.tables import BatchResults, Interval, read_batch
 
 __all__ = [
     "BANDS",

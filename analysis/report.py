@@ -20,9 +20,8 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 import yaml
-
-from analysis import figures as fg
-from analysis.tables import (
+from pbrsim.analysis import figures as fg
+from pbrsim.analysis.tables import (
     KEY_MEASURES,
     BatchResults,
     comparison_table,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from pbrsim.analysis.tables import format_money
 from rich.console import Console
 from rich.table import Table
-
-from analysis.tables import format_money
 
 __all__ = ["print_run_summary", "run_summary_rows"]
 

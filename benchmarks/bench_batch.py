@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from experiments.plan import plan_experiment
-from experiments.runner import run_tasks
-from experiments.spec import Experiment
-from experiments.store import prepare_store, read_metrics
+from pbrsim.experiments.plan import plan_experiment
+from pbrsim.experiments.runner import run_tasks
+from pbrsim.experiments.spec import Experiment
+from pbrsim.experiments.store import prepare_store, read_metrics
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "fee_for_service.yaml"
 VOLUME = {

@@ -23,10 +23,10 @@ HERE = Path(__file__).resolve().parent
 def one(path: str) -> None:
     """Run one replication in this process and print its measurements as JSON."""
     import pandas as pd
+    from pbrsim.sim.model import PbRModel
+    from pbrsim.sim.results import compute_metrics
 
     from pbrsim.scenario_files import load_scenario
-    from sim.model import PbRModel
-    from sim.results import compute_metrics
 
     design = load_scenario(path)
     start = time.perf_counter()

@@ -15,20 +15,17 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-from experiments.plan import Plan, plan_experiment
-from experiments.runner import ClusterError, run_tasks
-from experiments.sensitivity import is_sensitivity_design, write_sensitivity
-from experiments.spec import (
+from pbrsim.experiments.plan import Plan, plan_experiment
+from pbrsim.experiments.runner import ClusterError, run_tasks
+from pbrsim.experiments.sensitivity import is_sensitivity_design, write_sensitivity
+from pbrsim.experiments.spec import (
     DEFAULT_MEASURES,
     DEFAULT_ROOT_SEED,
     Experiment,
     ExperimentFileError,
     load_experiment,
 )
-from experiments.store import (
+from pbrsim.experiments.store import (
     IDENTITY_COLUMNS,
     ResultsStore,
     StoreError,
@@ -36,6 +33,9 @@ from experiments.store import (
     prepare_store,
     read_metrics,
 )
+from rich.console import Console
+from rich.table import Table
+
 from pbrsim.scenario_files import ScenarioFileError
 
 __all__ = ["add_commands"]
@@ -166,8 +166,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             plan, out, resume=True, workers=args.workers, cluster=args.cluster, reference=reference
         )
         if not args.no_report:
-            from analysis.report import write_report
-            from analysis.tables import print_comparison
+            from pbrsim.analysis.report import write_report
+            from pbrsim.analysis.tables import print_comparison
 
             print_comparison(store.root, reference=reference, console=Console())
             print(f"report: {write_report(store.root)}")

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from SALib.sample import latin, morris, sobol
-
-from experiments.spec import (
+from pbrsim.experiments.spec import (
     Experiment,
     GridSweep,
     LatinSweep,
@@ -24,6 +22,7 @@ from experiments.spec import (
     SobolSweep,
     field_is_integer,
 )
+from SALib.sample import latin, morris, sobol
 
 __all__ = ["Design", "build_design", "salib_problem"]
 

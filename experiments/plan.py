@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pbrsim.experiments.designs import Design, build_design
+from pbrsim.experiments.spec import Experiment, ExperimentFileError
+from pbrsim.experiments.store import FORMAT, FORMAT_VERSION
+from pbrsim.experiments.worker import RunTask
+from pbrsim.sim import Scenario
 from pydantic import ValidationError
 
-from experiments.designs import Design, build_design
-from experiments.spec import Experiment, ExperimentFileError
-from experiments.store import FORMAT, FORMAT_VERSION
-from experiments.worker import RunTask
+from pbrsim._version import __version__
 from pbrsim.scenario_files import ScenarioFileError, load_scenario, resolve_scenario, scenario_hash
-from sim import Scenario, __version__
 
 __all__ = ["Plan", "apply_params", "derive_seed", "plan_experiment", "slug"]
 

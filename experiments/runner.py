@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import Any
 
+from pbrsim.experiments.store import ResultsStore
+from pbrsim.experiments.worker import RunRecord, RunTask, execute_run, init_pool_worker
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -35,9 +37,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
-
-from experiments.store import ResultsStore
-from experiments.worker import RunRecord, RunTask, execute_run, init_pool_worker
 
 __all__ = ["BatchOutcome", "ClusterError", "default_workers", "run_tasks"]
 

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pbrsim.experiments.designs import build_design
+from pbrsim.experiments.spec import Experiment, MorrisSweep, SobolSweep
+from pbrsim.experiments.store import read_batch, read_metrics, write_atomic
 from SALib.analyze import morris as morris_analysis
 from SALib.analyze import sobol as sobol_analysis
-
-from experiments.designs import build_design
-from experiments.spec import Experiment, MorrisSweep, SobolSweep
-from experiments.store import read_batch, read_metrics, write_atomic
 
 __all__ = ["SENSITIVITY_FILE", "analyse_store", "is_sensitivity_design", "write_sensitivity"]
 

@@ -39,10 +39,10 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+from pbrsim.sim.scenario import Scenario
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pbrsim.scenario_files import FileProblems, read_yaml_mapping
-from sim.scenario import Scenario
 
 __all__ = [
     "DEFAULT_MEASURES",

@@ -31,9 +31,9 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pbrsim.experiments.worker import RunRecord
 
-from experiments.worker import RunRecord
-from sim import __version__
+from pbrsim._version import __version__
 
 __all__ = [
     "FORMAT",

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-
-from sim import Scenario, run_scenario
+from pbrsim.sim import Scenario, run_scenario
 
 __all__ = ["RunRecord", "RunTask", "execute_run", "init_pool_worker"]
 

@@ -4,6 +4,6 @@ The model itself is the ``sim`` package; batches live in ``experiments`` and
 figures and reports in ``analysis``.
 """
 
-from sim import __version__
+from pbrsim._version import __version__
 
 __all__ = ["__version__"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from analysis.cli import add_commands as analysis_commands
-from experiments.cli import add_commands as experiment_commands
+from pbrsim.analysis.cli import add_commands as analysis_commands
+from pbrsim.experiments.cli import add_commands as experiment_commands
 from pbrsim.run_files import RunFolderError, check_run_folder, write_run
 from pbrsim.scenario_files import ScenarioFileError, load_scenario
 
@@ -32,8 +32,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from analysis.summary import print_run_summary
-    from sim import run_scenario
+    from pbrsim.analysis.summary import print_run_summary
+    from pbrsim.sim import run_scenario
 
     try:
         scenario = load_scenario(args.scenario)

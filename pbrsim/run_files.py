@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sim import __version__
-from sim.results import RunResult
+from pbrsim._version import __version__
+from pbrsim.sim.results import RunResult
 
 __all__ = ["RunFolderError", "check_run_folder", "write_run"]
 

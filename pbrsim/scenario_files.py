@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sim.scenario import Scenario
+from pbrsim.sim.scenario import Scenario
 
 __all__ = ["FileProblems", "ScenarioFileError", "load_scenario", "read_yaml_mapping", "resolve_scenario",
            "scenario_hash"]

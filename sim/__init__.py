@@ -4,9 +4,8 @@ The package knows nothing of files, plots or runners: give it a validated
 :class:`~sim.scenario.Scenario` and a seed, get a :class:`~sim.results.RunResult`.
 """
 
-from sim.model import PbRModel
-from sim.results import RunResult, run_scenario
-from sim.scenario import Scenario
+from pbrsim.sim.model import PbRModel
+from pbrsim.sim.results import RunResult, run_scenario
+from pbrsim.sim.scenario import Scenario
 
 __all__ = ["PbRModel", "RunResult", "Scenario", "run_scenario"]
-__version__ = "0.1.0"

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
-
-from sim.counterfactual import N_BANDS, CohortView
-from sim.payments import (
+from pbrsim.sim.counterfactual import N_BANDS, CohortView
+from pbrsim.sim.payments import (
     REOFFENCES_PER_REOFFENDER,
     MeasuredOutcome,
     apply_total_cap,
@@ -24,12 +23,12 @@ from sim.payments import (
     true_impact_value,
     withheld,
 )
-from sim.scenario import PaymentSpec, PrimeSpec, Strategy
-from sim.strategies import Caseload, MarginalStrategy, believed_complexity, make_strategy
-from sim.supply_chain import InHouse, SupplyChain
+from pbrsim.sim.scenario import PaymentSpec, PrimeSpec, Strategy
+from pbrsim.sim.strategies import Caseload, MarginalStrategy, believed_complexity, make_strategy
+from pbrsim.sim.supply_chain import InHouse, SupplyChain
 
 if TYPE_CHECKING:
-    from sim.model import PbRModel
+    from pbrsim.sim.model import PbRModel
 
 __all__ = ["Cohort", "Commissioner", "Prime"]
 

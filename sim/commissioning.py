@@ -83,25 +83,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from mesa.time import Schedule
-
-from sim.agents import Prime
-from sim.payments import (
+from pbrsim.sim.agents import Prime
+from pbrsim.sim.payments import (
     REOFFENCES_PER_REOFFENDER,
     expected_outcome_per_referral,
     scaled_payment,
     volume_band_factor,
 )
-from sim.population import CohortProfile, draw_offenders
-from sim.scenario import CohortSpec, ContractSpec, PaymentSpec, PrimeSpec, Strategy
-from sim.scenario_commissioning import CompetitionSpec, PerformanceSpec
-from sim.scenario_supply import SubcontractPolicy
-from sim.strategies import MarginalStrategy, believed_complexity, block_grant_per_referral, marginal_values
+from pbrsim.sim.population import CohortProfile, draw_offenders
+from pbrsim.sim.scenario import CohortSpec, ContractSpec, PaymentSpec, PrimeSpec, Strategy
+from pbrsim.sim.scenario_commissioning import CompetitionSpec, PerformanceSpec
+from pbrsim.sim.scenario_supply import SubcontractPolicy
+from pbrsim.sim.strategies import MarginalStrategy, believed_complexity, block_grant_per_referral, marginal_values
 
 if TYPE_CHECKING:
     from mesa.time import Event
-
-    from sim.agents import Cohort
-    from sim.model import PbRModel
+    from pbrsim.sim.agents import Cohort
+    from pbrsim.sim.model import PbRModel
 
 __all__ = [
     "PROCUREMENT",

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-
-from sim.population import CohortProfile, draw_offenders, untreated_outcomes
-from sim.scenario import ComparisonGroup, HistoricalBaseline, Oracle, RiskAdjustedBaseline
+from pbrsim.sim.population import CohortProfile, draw_offenders, untreated_outcomes
+from pbrsim.sim.scenario import ComparisonGroup, HistoricalBaseline, Oracle, RiskAdjustedBaseline
 
 __all__ = ["CohortView", "CounterfactualMeasure", "build_counterfactual"]
 

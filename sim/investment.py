@@ -44,8 +44,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from mesa.time import Schedule
-
-from sim.payments import (
+from pbrsim.sim.payments import (
     MeasuredOutcome,
     apply_total_cap,
     sib_cohort_payment,
@@ -54,9 +53,9 @@ from sim.payments import (
 )
 
 if TYPE_CHECKING:
-    from sim.agents import Cohort
-    from sim.model import PbRModel
-    from sim.scenario_investment import SocialImpactBondSpec
+    from pbrsim.sim.agents import Cohort
+    from pbrsim.sim.model import PbRModel
+    from pbrsim.sim.scenario_investment import SocialImpactBondSpec
 
 __all__ = [
     "FEE_KIND",

@@ -19,16 +19,15 @@ from __future__ import annotations
 import numpy as np
 from mesa import Model
 from mesa.time import Priority, Schedule
-
-from sim.agents import Cohort, Commissioner, Prime
-from sim.commissioning import Commissioning, volume_factor
-from sim.counterfactual import build_counterfactual
-from sim.investment import build_social_impact_bond
-from sim.ledger import Ledger
-from sim.population import COHORT_TYPES, OffenderStore, draw_offenders
-from sim.scenario import BAND_NAMES, Scenario
-from sim.stewardship import build_margin_cap
-from sim.supply_chain import build_market
+from pbrsim.sim.agents import Cohort, Commissioner, Prime
+from pbrsim.sim.commissioning import Commissioning, volume_factor
+from pbrsim.sim.counterfactual import build_counterfactual
+from pbrsim.sim.investment import build_social_impact_bond
+from pbrsim.sim.ledger import Ledger
+from pbrsim.sim.population import COHORT_TYPES, OffenderStore, draw_offenders
+from pbrsim.sim.scenario import BAND_NAMES, Scenario
+from pbrsim.sim.stewardship import build_margin_cap
+from pbrsim.sim.supply_chain import build_market
 
 __all__ = ["PbRModel"]
 

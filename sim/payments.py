@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from sim.scenario import ContractSpec, OutcomeComponent, PaymentSpec, VolumeBand
+from pbrsim.sim.scenario import ContractSpec, OutcomeComponent, PaymentSpec, VolumeBand
 
 __all__ = [
     "REOFFENCES_PER_REOFFENDER",

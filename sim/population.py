@@ -21,8 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from sim.scenario import SERVICE_TYPES, CohortType
+from pbrsim.sim.scenario import SERVICE_TYPES, CohortType
 
 __all__ = [
     "BAND_EDGES",

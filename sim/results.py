@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from sim.commissioning import commissioning_metrics
-from sim.investment import investment_metrics
-from sim.model import PbRModel
-from sim.scenario import BAND_NAMES, Scenario
-from sim.stewardship import stewardship_metrics
-from sim.strategies import block_grant_per_referral, marginal_values
+from pbrsim.sim.commissioning import commissioning_metrics
+from pbrsim.sim.investment import investment_metrics
+from pbrsim.sim.model import PbRModel
+from pbrsim.sim.scenario import BAND_NAMES, Scenario
+from pbrsim.sim.stewardship import stewardship_metrics
+from pbrsim.sim.strategies import block_grant_per_referral, marginal_values
 
 __all__ = ["RunResult", "compute_metrics", "run_scenario"]
 

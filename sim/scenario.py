@@ -35,11 +35,11 @@ __all__ = [
     "VolumeBand",
 ]
 
-from sim.scenario_commissioning import CompetitionSpec, PerformanceSpec, VolumeShock  # noqa: E402
-from sim.scenario_investment import SocialImpactBondSpec  # noqa: E402
-from sim.scenario_stewardship import StewardshipSpec  # noqa: E402
-from sim.scenario_supply import MarketSpec, SubcontractPolicy  # noqa: E402
-from sim.vocabulary import BAND_NAMES, SERVICE_TYPES  # noqa: E402  (re-exported)
+from pbrsim.sim.scenario_commissioning import CompetitionSpec, PerformanceSpec, VolumeShock  # noqa: E402
+from pbrsim.sim.scenario_investment import SocialImpactBondSpec  # noqa: E402
+from pbrsim.sim.scenario_stewardship import StewardshipSpec  # noqa: E402
+from pbrsim.sim.scenario_supply import MarketSpec, SubcontractPolicy  # noqa: E402
+from pbrsim.sim.vocabulary import BAND_NAMES, SERVICE_TYPES  # noqa: E402  (re-exported)
 
 
 class _Strict(BaseModel):

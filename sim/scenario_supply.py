@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from pbrsim.sim.vocabulary import SECTORS, SERVICE_TYPES
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from sim.vocabulary import SECTORS, SERVICE_TYPES
 
 __all__ = ["EntrySpec", "MarketSpec", "SubPrimeSpec", "SubcontractPolicy"]
 

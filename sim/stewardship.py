@@ -40,13 +40,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from mesa.time import Priority, Schedule
-
-from sim.payments import margin_clawback
+from pbrsim.sim.payments import margin_clawback
 
 if TYPE_CHECKING:
-    from sim.model import PbRModel
-    from sim.scenario_stewardship import StewardshipSpec
-    from sim.scenario_supply import SubcontractPolicy
+    from pbrsim.sim.model import PbRModel
+    from pbrsim.sim.scenario_stewardship import StewardshipSpec
+    from pbrsim.sim.scenario_supply import SubcontractPolicy
 
 __all__ = [
     "CLAWBACK",

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-
-from sim.payments import REOFFENCES_PER_REOFFENDER
-from sim.scenario import SERVICE_TYPES, ContractSpec, PrimeSpec, Scenario, Strategy
+from pbrsim.sim.payments import REOFFENCES_PER_REOFFENDER
+from pbrsim.sim.scenario import SERVICE_TYPES, ContractSpec, PrimeSpec, Scenario, Strategy
 
 __all__ = [
     "Beliefs",

@@ -51,16 +51,15 @@ from typing import TYPE_CHECKING, Protocol
 import mesa
 import numpy as np
 import pandas as pd
-
-from sim import payments
-from sim.payments import REOFFENCES_PER_REOFFENDER, fees, withheld
-from sim.stewardship import merlin_outcome_share, merlin_policy
-from sim.vocabulary import SECTORS, SERVICE_TYPES
+from pbrsim.sim import payments
+from pbrsim.sim.payments import REOFFENCES_PER_REOFFENDER, fees, withheld
+from pbrsim.sim.stewardship import merlin_outcome_share, merlin_policy
+from pbrsim.sim.vocabulary import SECTORS, SERVICE_TYPES
 
 if TYPE_CHECKING:
-    from sim.agents import Cohort, Prime
-    from sim.model import PbRModel
-    from sim.scenario_supply import MarketSpec, SubcontractPolicy, SubPrimeSpec
+    from pbrsim.sim.agents import Cohort, Prime
+    from pbrsim.sim.model import PbRModel
+    from pbrsim.sim.scenario_supply import MarketSpec, SubcontractPolicy, SubPrimeSpec
 
 __all__ = [
     "REOFFENCES_PER_REOFFENDER",

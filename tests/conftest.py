@@ -30,7 +30,7 @@ def small_scenario():
 
 def with_primes(design, floor: float | None = None, **fields):
     """The design with every prime's fields replaced (validated), and optionally the service floor."""
-    from sim.scenario import Scenario
+    from pbrsim.sim.scenario import Scenario
 
     data = design.model_dump()
     if fields.get("strategy", "mission_driven") != "mission_driven":

@@ -100,8 +100,9 @@ def sim_store(path: Path, scenarios: tuple[str, ...] = DESIGNS, replications: in
     Replication ``r`` of every scenario runs on seed ``root_seed + r`` (common
     random numbers); the first scenario is the reference.
     """
+    from pbrsim.sim import run_scenario
+
     from pbrsim.scenario_files import load_scenario
-    from sim import run_scenario
 
     runs, definitions = [], {}
     for stem in scenarios:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from pbrsim.analysis import figures as fg
+from pbrsim.analysis.tables import read_batch
 
-from analysis import figures as fg
-from analysis.tables import read_batch
 from tests.conftest_analysis import run, write_store
 
 BANDS = ("low", "medium", "high", "very_high")

@@ -8,10 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from rich.console import Console
-from scipy import stats
-
-from analysis.tables import (
+from pbrsim.analysis.tables import (
     StoreError,
     comparison_table,
     difference_interval,
@@ -21,6 +18,9 @@ from analysis.tables import (
     print_comparison,
     read_batch,
 )
+from rich.console import Console
+from scipy import stats
+
 from tests.conftest_analysis import run, write_store
 
 T4 = stats.t.ppf(0.975, 4)

@@ -8,9 +8,9 @@ against their seed-to-seed variation.
 from __future__ import annotations
 
 import pytest
+from pbrsim.sim import run_scenario
+from pbrsim.sim.strategies import Beliefs
 
-from sim import run_scenario
-from sim.strategies import Beliefs
 from tests.conftest import small, with_primes
 
 SEEDS = (1, 2)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from sim.population import COHORT_TYPES, band_of, draw_offenders, untreated_outcomes
-from sim.scenario import CohortType
+from pbrsim.sim.population import COHORT_TYPES, band_of, draw_offenders, untreated_outcomes
+from pbrsim.sim.scenario import CohortType
 
 N = 200_000
 
@@ -61,7 +60,8 @@ def test_higher_risk_people_have_more_needs_and_more_reoffences():
 
 def test_monthly_simulation_matches_closed_form():
     """The monthly hazard simulation with no service gives the calibrated rates."""
-    from sim.model import PbRModel
+    from pbrsim.sim.model import PbRModel
+
     from tests.conftest import small, with_primes
 
     base = small("fee_for_service", cohort={"referrals_per_year": 60000})

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
-
-from pbrsim.scenario_files import load_scenario
-from sim import run_scenario
-from sim.commissioning import (
+from pbrsim.sim import run_scenario
+from pbrsim.sim.commissioning import (
     Bid,
     DataRoom,
     Life,
@@ -23,10 +20,13 @@ from sim.commissioning import (
     project,
     volume_factor,
 )
-from sim.model import PbRModel
-from sim.payments import scaled_payment
-from sim.scenario import CohortSpec, PaymentSpec, Scenario
-from sim.scenario_commissioning import CompetitionSpec
+from pbrsim.sim.model import PbRModel
+from pbrsim.sim.payments import scaled_payment
+from pbrsim.sim.scenario import CohortSpec, PaymentSpec, Scenario
+from pbrsim.sim.scenario_commissioning import CompetitionSpec
+from pydantic import ValidationError
+
+from pbrsim.scenario_files import load_scenario
 from tests.conftest import SCENARIOS, small
 
 SEEDS = (1, 2, 3)

@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pbrsim.experiments.store import read_metrics
 
-from experiments.store import read_metrics
 from pbrsim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +106,7 @@ def test_compare_missing_scenario_file(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("analysis.report") is None, reason="analysis.report not written yet"
+    importlib.util.find_spec("pbrsim.analysis.report") is None, reason="analysis.report not written yet"
 )
 def test_compare_prints_table_and_writes_report(tmp_path: Path, pair: list[str]) -> None:
     """Without --no-report, compare ends with the comparison table and an HTML report."""

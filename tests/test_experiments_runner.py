@@ -15,12 +15,12 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
+from pbrsim.experiments import worker
+from pbrsim.experiments.plan import Plan, plan_experiment
+from pbrsim.experiments.runner import run_tasks
+from pbrsim.experiments.spec import Experiment, load_experiment
+from pbrsim.experiments.store import prepare_store, read_batch, read_metrics, read_monthly
 
-import experiments.worker
-from experiments.plan import Plan, plan_experiment
-from experiments.runner import run_tasks
-from experiments.spec import Experiment, load_experiment
-from experiments.store import prepare_store, read_batch, read_metrics, read_monthly
 from pbrsim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,7 +202,7 @@ def test_invalid_design_point_fails_and_batch_continues(
 def test_exception_in_model_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An exception raised inside one run is stored with its traceback; the other runs finish."""
     plan = plan_of(write_experiment(tmp_path))
-    real = experiments.worker.run_scenario
+    real = worker.run_scenario
     unlucky = plan.tasks[1].seed
 
     def flaky(scenario, seed):
@@ -210,7 +210,7 @@ def test_exception_in_model_is_recorded(tmp_path: Path, monkeypatch: pytest.Monk
             raise ZeroDivisionError("model blew up")
         return real(scenario, seed)
 
-    monkeypatch.setattr(experiments.worker, "run_scenario", flaky)
+    monkeypatch.setattr(worker, "run_scenario", flaky)
     store, _ = prepare_store(tmp_path / "out", plan.batch_record(), plan.scenarios, resume=False)
     outcome = run_tasks(plan.tasks, plan.scenarios, store, workers=1, progress=False)
     assert (outcome.ok, outcome.failed) == (3, 1)
@@ -226,15 +226,15 @@ def test_exception_in_model_is_recorded(tmp_path: Path, monkeypatch: pytest.Monk
 def test_resume_reruns_failed_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--resume runs failed runs again, and only those; then the store equals a clean run."""
     exp = write_experiment(tmp_path)
-    real = experiments.worker.run_scenario
+    real = worker.run_scenario
     monkeypatch.setattr(
-        experiments.worker,
+        worker,
         "run_scenario",
         lambda s, seed: 1 / 0 if "hybrid" in s.name else real(s, seed),
     )
     out = str(tmp_path / "out")
     assert main(["experiment", str(exp), "--out", out, "--workers", "1"]) == 1
-    monkeypatch.setattr(experiments.worker, "run_scenario", real)
+    monkeypatch.setattr(worker, "run_scenario", real)
     before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "metrics").glob("fee-*")}
     assert main(["experiment", str(exp), "--out", out, "--workers", "1", "--resume"]) == 0
     assert {

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
-from experiments.designs import build_design
-from experiments.plan import apply_params, derive_seed, plan_experiment
-from experiments.spec import Experiment, ExperimentFileError, check_field_path, load_experiment
+from pbrsim.experiments.designs import build_design
+from pbrsim.experiments.plan import apply_params, derive_seed, plan_experiment
+from pbrsim.experiments.spec import Experiment, ExperimentFileError, check_field_path, load_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

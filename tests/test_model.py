@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pbrsim.sim import run_scenario
+from pbrsim.sim.model import PbRModel
 
 from pbrsim.scenario_files import load_scenario
-from sim import run_scenario
-from sim.model import PbRModel
 from tests.conftest import SHIPPED, small, with_primes
 
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
-
-from sim.payments import (
+from pbrsim.sim.payments import (
     MeasuredOutcome,
     apply_total_cap,
     block_grant,
@@ -21,7 +19,8 @@ from sim.payments import (
     true_impact_value,
     withheld,
 )
-from sim.scenario import BandPrices, OutcomeComponent, PaymentSpec
+from pbrsim.sim.scenario import BandPrices, OutcomeComponent, PaymentSpec
+from pydantic import ValidationError
 
 # ---------------------------------------------------------------- helpers
 

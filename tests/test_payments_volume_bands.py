@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pbrsim.sim import run_scenario
+from pbrsim.sim.commissioning import DataRoom, Life, project
+from pbrsim.sim.model import PbRModel
+from pbrsim.sim.payments import fee_reconciliation, scaled_payment, volume_band_factor
+from pbrsim.sim.scenario import PaymentSpec, VolumeBand
 from pydantic import ValidationError
 
-from sim import run_scenario
-from sim.commissioning import DataRoom, Life, project
-from sim.model import PbRModel
-from sim.payments import fee_reconciliation, scaled_payment, volume_band_factor
-from sim.scenario import PaymentSpec, VolumeBand
 from tests.conftest import small
 
 #: Transforming-Rehabilitation-like bands (scenarios/tr_hybrid.yaml).

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pbrsim.analysis.report import build_sections, write_report
+from pbrsim.analysis.tables import format_value, read_batch
 
-from analysis.report import build_sections, write_report
-from analysis.tables import format_value, read_batch
 from pbrsim.cli import main
 from tests.conftest_analysis import run, sim_store, write_store
 

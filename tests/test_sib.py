@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pbrsim.sim import run_scenario
+from pbrsim.sim.investment import FEE_KIND, OUTCOME_KIND, annualised_irr, annualised_return
+from pbrsim.sim.model import PbRModel
+from pbrsim.sim.payments import sib_cohort_payment, sib_final_payment, sib_reduction_pct, sib_triggered
 
 from pbrsim.scenario_files import ScenarioFileError, load_scenario
-from sim import run_scenario
-from sim.investment import FEE_KIND, OUTCOME_KIND, annualised_irr, annualised_return
-from sim.model import PbRModel
-from sim.payments import sib_cohort_payment, sib_final_payment, sib_reduction_pct, sib_triggered
 from tests.conftest import SCENARIOS
 
 PETERBOROUGH = SCENARIOS / "peterborough_sib.yaml"

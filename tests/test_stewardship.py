@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from pbrsim.scenario_files import ScenarioFileError, load_scenario
-from sim import run_scenario
-from sim.model import PbRModel
-from sim.payments import margin_clawback
-from sim.scenario_supply import SubcontractPolicy
-from sim.stewardship import (
+from pbrsim.sim import run_scenario
+from pbrsim.sim.model import PbRModel
+from pbrsim.sim.payments import margin_clawback
+from pbrsim.sim.scenario_supply import SubcontractPolicy
+from pbrsim.sim.stewardship import (
     CLAWBACK,
     MERLIN_MAX_PAYMENT_LAG_MONTHS,
     merlin_outcome_share,
     merlin_policy,
 )
+
+from pbrsim.scenario_files import ScenarioFileError, load_scenario
 from tests.conftest import SCENARIOS, small
 
 RISK_DOWN = SCENARIOS / "supply_chain_risk_passed_down.yaml"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from pbrsim.analysis.summary import print_run_summary, run_summary_rows
+from pbrsim.sim import run_scenario
 from rich.console import Console
 
-from analysis.summary import print_run_summary, run_summary_rows
 from pbrsim.scenario_files import load_scenario
-from sim import run_scenario
 from tests.conftest import SHIPPED
 
 #: Small enough to be quick, long enough for a contract year and a volume shock (from month 13).

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pbrsim.sim import run_scenario
+from pbrsim.sim.model import PbRModel
+from pbrsim.sim.supply_chain import InHouse, SubcontractedSupply, Terms, acceptable, bargaining_power
 
 from pbrsim.scenario_files import ScenarioFileError, load_scenario
-from sim import run_scenario
-from sim.model import PbRModel
-from sim.supply_chain import InHouse, SubcontractedSupply, Terms, acceptable, bargaining_power
 from tests.conftest import SCENARIOS
 
 FEES_ONLY = SCENARIOS / "supply_chain_fees_only.yaml"
