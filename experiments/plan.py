@@ -27,7 +27,7 @@ from pbrsim.sim import Scenario
 from pydantic import ValidationError
 
 from pbrsim._version import __version__
-from pbrsim.scenario_files import ScenarioFileError, load_scenario, resolve_scenario, scenario_hash
+from pbrsim.scenario_files import ScenarioFileError, load_scenario, merge_fields, resolve_scenario, scenario_hash
 
 __all__ = ["Plan", "apply_params", "derive_seed", "plan_experiment", "slug"]
 
@@ -81,13 +81,6 @@ def derive_seed(root_seed: int, *key: int) -> int:
 def slug(name: str) -> str:
     """Make a file-name-safe form of a scenario name, used in run ids."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "scenario"
-
-
-def _merge(base: Any, override: Any) -> Any:
-    """Merge mappings key by key; replace anything else whole (as scenario files do)."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        return {**base, **{k: _merge(base[k], v) if k in base else v for k, v in override.items()}}
-    return override
 
 
 def _assign(node: Any, parts: list[str], value: Any, done: list[str]) -> None:
@@ -173,7 +166,7 @@ def plan_experiment(experiment: Experiment, base_dir: str | Path, file: str | No
             )
             continue
         labels[slug(label)] = label
-        raw = _merge(_merge(resolve_scenario(path)[0], experiment.overrides), entry.overrides)
+        raw = merge_fields(merge_fields(resolve_scenario(path)[0], experiment.overrides), entry.overrides)
         raw["name"] = label
         for point, params in enumerate(design.points):
             try:

@@ -39,6 +39,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+from pbrsim.sim.renames import upgrade_fields, upgrade_path
 from pbrsim.sim.scenario import Scenario
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -170,6 +171,16 @@ class ScenarioEntry(_Strict):
     """Label in the results (defaults to the scenario's ``name``)."""
     overrides: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _current_names(cls, value: Any) -> Any:
+        return _upgraded(value)
+
+
+def _upgraded(value: Any) -> Any:
+    """Overrides with renamed scenario fields under their current names (sim/renames.py)."""
+    return upgrade_fields(value) if isinstance(value, dict) else value
+
 
 class Experiment(_Strict):
     """A batch: scenarios x design points x replications."""
@@ -186,6 +197,18 @@ class Experiment(_Strict):
     sweep: Sweep | None = None
     cluster: str | None = None
     """Address of a Dask scheduler to run on (an execution setting, not part of the design)."""
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _current_names(cls, value: Any) -> Any:
+        return _upgraded(value)
+
+    @field_validator("sweep", mode="before")
+    @classmethod
+    def _current_paths(cls, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("parameters"), dict):
+            return {**value, "parameters": {upgrade_path(str(k)): v for k, v in value["parameters"].items()}}
+        return value
 
     @field_validator("scenarios", mode="before")
     @classmethod

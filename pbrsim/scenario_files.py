@@ -19,10 +19,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from pbrsim.sim.renames import upgrade_fields
 from pbrsim.sim.scenario import Scenario
 
-__all__ = ["FileProblems", "ScenarioFileError", "load_scenario", "read_yaml_mapping", "resolve_scenario",
-           "scenario_hash"]
+__all__ = ["FileProblems", "ScenarioFileError", "load_scenario", "merge_fields", "read_yaml_mapping",
+           "resolve_scenario", "scenario_hash"]
 
 
 class FileProblems(ValueError):
@@ -60,13 +61,25 @@ def read_yaml_mapping(path: Path, error: type[FileProblems], empty_ok: bool = Tr
     return data
 
 
-def _merge(base: Any, override: Any) -> Any:
+def merge_fields(base: Any, override: Any) -> Any:
+    """Merge scenario fields: mappings key by key, anything else (numbers, strings, lists) replaced whole.
+
+    The one deep merge of scenario fields, used for ``extends:`` chains, overrides and experiments.
+    """
     if isinstance(base, dict) and isinstance(override, dict):
         merged = dict(base)
         for key, value in override.items():
-            merged[key] = _merge(base[key], value) if key in base else value
+            merged[key] = merge_fields(base[key], value) if key in base else value
         return merged
     return override
+
+
+def _upgraded(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """One file's fields with renamed fields under their current names (sim/renames.py)."""
+    try:
+        return upgrade_fields(data)
+    except ValueError as exc:
+        raise ScenarioFileError([f"{path}: {exc}"]) from None
 
 
 def _chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict[str, Any]]]:
@@ -75,7 +88,7 @@ def _chain(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict[str
     if path in seen:
         cycle = " -> ".join(str(p) for p in (*seen, path))
         raise ScenarioFileError([f"{seen[-1]}: extends: circular chain {cycle}"])
-    data = read_yaml_mapping(path, ScenarioFileError)
+    data = _upgraded(path, read_yaml_mapping(path, ScenarioFileError))
     parent = data.pop("extends", None)
     if parent is None:
         return [(path, data)]
@@ -100,7 +113,7 @@ def resolve_scenario(path: str | Path) -> tuple[dict[str, Any], list[tuple[Path,
     chain = _chain(Path(path))
     merged: dict[str, Any] = {}
     for _, data in reversed(chain):
-        merged = _merge(merged, data)
+        merged = merge_fields(merged, data)
     return merged, chain
 
 
@@ -136,7 +149,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     """
     merged, chain = resolve_scenario(path)
     if overrides:
-        merged = _merge(merged, overrides)
+        merged = merge_fields(merged, _upgraded(Path(path), overrides))
     merged.setdefault("name", Path(path).stem)
     try:
         return Scenario.model_validate(merged)

@@ -75,7 +75,7 @@ class PbRModel(Model):
         self.outcome_rng = np.random.default_rng(outcomes)
         self.measurement_rng = np.random.default_rng(measurement)
 
-        self.referral_months = contract.months
+        self.referral_months = contract.referral_months
         self.follow_up = contract.measure.follow_up_months
         self.service_months = contract.service.months
         lag = contract.measure.proving_lag_months

@@ -35,6 +35,7 @@ __all__ = [
     "VolumeBand",
 ]
 
+from pbrsim.sim.renames import rename_in  # noqa: E402
 from pbrsim.sim.scenario_commissioning import CompetitionSpec, PerformanceSpec, VolumeShock  # noqa: E402
 from pbrsim.sim.scenario_investment import SocialImpactBondSpec  # noqa: E402
 from pbrsim.sim.scenario_stewardship import StewardshipSpec  # noqa: E402
@@ -262,8 +263,9 @@ class ServiceSpec(_Strict):
 class ContractSpec(_Strict):
     """The contract let in each area: payment, measure, counterfactual and service specification."""
 
-    months: Annotated[int, Field(ge=1, le=240)] = 84
-    """Months in which referrals are made (7 years by default); outcomes then run off."""
+    referral_months: Annotated[int, Field(ge=1, le=240)] = 84
+    """Months in which referrals are made (7 years by default); outcomes then run off.
+    Old name: ``months`` (still read, with a FutureWarning)."""
     payment: PaymentSpec = Field(default_factory=PaymentSpec)
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
     counterfactual: Counterfactual = Field(default_factory=lambda: Oracle(kind="oracle"))
@@ -283,6 +285,12 @@ class ContractSpec(_Strict):
     """Break points every this many months of a contract (sim/commissioning.py)."""
     performance: PerformanceSpec | None = None
     """Monitoring, rectification notices and termination (needs ``competition``); none: no regime."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: object) -> object:
+        # fields built in code (a dict, not a file) may still use the old name
+        return rename_in(data, "months", "referral_months", "contract.") if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _bond_replaces_payment(self) -> ContractSpec:

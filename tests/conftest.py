@@ -11,7 +11,7 @@ from pbrsim.scenario_files import load_scenario
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 SHIPPED = sorted(p for p in SCENARIOS.glob("*.yaml"))
-SMALL = {"cohort": {"referrals_per_year": 6000}, "contract": {"months": 24}}
+SMALL = {"cohort": {"referrals_per_year": 6000}, "contract": {"referral_months": 24}}
 
 
 def small(name: str, **extra) -> object:

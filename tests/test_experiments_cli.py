@@ -28,7 +28,7 @@ def small_scenario(folder: Path, name: str) -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(
         f"extends: {SCENARIOS / (name + '.yaml')}\n"
-        "cohort: {referrals_per_year: 3000}\ncontract: {months: 12}\n"
+        "cohort: {referrals_per_year: 3000}\ncontract: {referral_months: 12}\n"
     )
     return path
 

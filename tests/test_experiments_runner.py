@@ -25,7 +25,7 @@ from pbrsim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
-TINY = {"cohort": {"referrals_per_year": 3000}, "contract": {"months": 12}}
+TINY = {"cohort": {"referrals_per_year": 3000}, "contract": {"referral_months": 12}}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -248,7 +248,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path) -> None:
     exp = write_experiment(
         tmp_path,
         replications=8,
-        overrides={"cohort": {"referrals_per_year": 6000}, "contract": {"months": 24}},
+        overrides={"cohort": {"referrals_per_year": 6000}, "contract": {"referral_months": 24}},
     )
     out = tmp_path / "out"
     proc = subprocess.Popen(

@@ -15,7 +15,7 @@ from pbrsim.experiments.spec import Experiment, ExperimentFileError, check_field
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 EXPERIMENTS = ROOT / "experiments"
-SMALL = {"cohort": {"referrals_per_year": 3000}, "contract": {"months": 12}}
+SMALL = {"cohort": {"referrals_per_year": 3000}, "contract": {"referral_months": 12}}
 
 
 def write(tmp_path: Path, data: object, name: str = "exp.yaml") -> Path:
@@ -207,7 +207,7 @@ def test_starred_sweep_reaches_every_prime() -> None:
 RANGES = {
     "contract.payment.at_risk_share": {"low": 0.05, "high": 0.3},
     "cohort.drift_pp_per_year": {"low": -1, "high": 1},
-    "contract.months": {"low": 6, "high": 18},
+    "contract.referral_months": {"low": 6, "high": 18},
 }
 
 
@@ -246,7 +246,7 @@ def test_sampled_points_in_bounds_and_integers_rounded() -> None:
     )
     assert all(0.05 <= p["contract.payment.at_risk_share"] <= 0.3 for p in design.points)
     assert all(
-        isinstance(p["contract.months"], int) and 6 <= p["contract.months"] <= 18
+        isinstance(p["contract.referral_months"], int) and 6 <= p["contract.referral_months"] <= 18
         for p in design.points
     )
 

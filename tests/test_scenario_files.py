@@ -60,7 +60,7 @@ def test_unknown_field_is_named(tmp_path):
         ("cohort:\n  referrals_per_year: -10\n", "cohort.referrals_per_year", "greater than or equal to 0"),
         ("contract:\n  measure:\n    follow_up_months: -1\n", "contract.measure.follow_up_months",
          "greater than or equal to 1"),
-        ("contract:\n  months: twelve\n", "contract.months", "valid integer"),
+        ("contract:\n  referral_months: twelve\n", "contract.referral_months", "valid integer"),
         ("contract:\n  counterfactual:\n    kind: crystal_ball\n", "contract.counterfactual", "crystal_ball"),
         ("primes: []\n", "primes", "at least 1"),
     ],
@@ -109,7 +109,7 @@ def test_validate_command(tmp_path, capsys):
 
 def _small_file(tmp_path: Path, name: str = "small.yaml") -> Path:
     return write(tmp_path, name, f"extends: {SCENARIOS / 'tr_hybrid.yaml'}\nname: Small\n"
-                 "cohort:\n  referrals_per_year: 3000\ncontract:\n  months: 12\n")
+                 "cohort:\n  referrals_per_year: 3000\ncontract:\n  referral_months: 12\n")
 
 
 def test_run_writes_byte_identical_results(tmp_path, capsys):
