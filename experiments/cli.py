@@ -15,8 +15,9 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from pbrsim.experiments.batch import execute_plan
 from pbrsim.experiments.plan import Plan, plan_experiment
-from pbrsim.experiments.runner import ClusterError, run_tasks
+from pbrsim.experiments.runner import ClusterError
 from pbrsim.experiments.sensitivity import is_sensitivity_design, write_sensitivity
 from pbrsim.experiments.spec import (
     DEFAULT_MEASURES,
@@ -27,10 +28,8 @@ from pbrsim.experiments.spec import (
 )
 from pbrsim.experiments.store import (
     IDENTITY_COLUMNS,
-    ResultsStore,
     StoreError,
     open_store,
-    prepare_store,
     read_metrics,
 )
 from rich.console import Console
@@ -85,47 +84,6 @@ def _reference(plan: Plan, wanted: str, paths: list[str]) -> str:
     return by_key[wanted.lower()]
 
 
-def _execute(
-    plan: Plan,
-    out: Path,
-    *,
-    resume: bool,
-    workers: int | None,
-    cluster: str | None,
-    reference: str | None = None,
-) -> tuple[ResultsStore, int]:
-    """Create or resume the store and run what is not done yet; return it and its failed runs."""
-    store, resumed = prepare_store(out, plan.batch_record(reference), plan.scenarios, resume=resume)
-    store.set_reference(reference)
-    statuses = store.statuses()
-    todo = [t for t in plan.tasks if statuses.get(t.run_id) != "ok"]
-    if resumed:
-        failed_before = sum(statuses.get(t.run_id) == "failed" for t in plan.tasks)
-        print(
-            f"resuming {out}: {len(plan.tasks) - len(todo)} of {len(plan.tasks)} runs done; "
-            f"running {len(todo) - failed_before} missing and {failed_before} failed runs again"
-        )
-    else:
-        print(
-            f"{out}: {_count(len(plan.tasks), 'run')} "
-            f"({_count(len(plan.scenario_names), 'scenario')}, "
-            f"{_count(len(plan.design.points), 'design point')}, "
-            f"{_count(plan.experiment.replications, 'replication')})"
-        )
-    if todo:
-        if cluster:
-            print(f"running on the Dask cluster at {cluster}")
-        outcome = run_tasks(todo, plan.scenarios, store, workers=workers, cluster=cluster)
-        print(f"{outcome.ok} runs ok, {outcome.failed} failed, in {outcome.elapsed_s:.1f} s")
-    failed = sum(status == "failed" for status in store.statuses().values())
-    if failed:
-        print(
-            f"{failed} runs failed (see `pbrsim results {out}`; --resume runs them again)",
-            file=sys.stderr,
-        )
-    return store, failed
-
-
 def _guarded(command: Callable[[], int], out: Path) -> int:
     """Run a batch command, turning the errors a user can act on into a message and exit status."""
     try:
@@ -162,7 +120,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         plan = plan_experiment(experiment, Path.cwd())
         reference = _reference(plan, args.reference, args.scenarios) if args.reference else None
         # a store of the same batch is continued even without --resume: `make compare` repeats
-        store, failed = _execute(
+        store, failed = execute_plan(
             plan, out, resume=True, workers=args.workers, cluster=args.cluster, reference=reference
         )
         if not args.no_report:
@@ -183,7 +141,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     def experiment() -> int:
         definition = load_experiment(file)
         plan = plan_experiment(definition, file.parent, file=str(file))
-        store, failed = _execute(
+        store, failed = execute_plan(
             plan,
             out,
             resume=args.resume,

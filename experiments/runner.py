@@ -38,6 +38,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from pbrsim.logs import replay
+
 __all__ = ["BatchOutcome", "ClusterError", "default_workers", "run_tasks"]
 
 logger = logging.getLogger(__name__)
@@ -110,7 +112,7 @@ def _in_pool(tasks: list[RunTask], definitions: Definitions, workers: int) -> It
     try:
         yield from _windowed(
             tasks,
-            lambda t: pool.submit(execute_run, t, definitions.get(t.scenario_hash or "")),
+            lambda t: pool.submit(execute_run, t, definitions.get(t.scenario_hash or ""), _log_level()),
             window=4 * workers,
         )
     except BaseException:  # interrupted: stop now rather than finish the runs in hand
@@ -140,11 +142,17 @@ def _on_cluster(
                 execute_run,
                 t,
                 definitions.get(t.scenario_hash or ""),
+                _log_level(),
                 key=f"pbrsim-{batch}-{t.run_id}",
                 pure=False,
             ),
             window=max(4 * slots, 8),
         )
+
+
+def _log_level() -> int:
+    """The level at which this process shows pbrsim's records: what a worker should capture for it."""
+    return logging.getLogger("pbrsim").getEffectiveLevel()
 
 
 def _records(
@@ -229,6 +237,7 @@ def run_tasks(
         bar_task = bar.add_task("runs", total=len(tasks), failed=0)
         for record in records:
             store.write_run(record)
+            replay(record.logs, record.run_id)
             ok += record.ok
             failed += not record.ok
             if not record.ok:

@@ -8,6 +8,7 @@ picklable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -18,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 from pbrsim.sim import Scenario, run_scenario
+
+from pbrsim.logs import CapturedLogs
 
 __all__ = ["RunRecord", "RunTask", "execute_run", "init_pool_worker"]
 
@@ -64,6 +67,8 @@ class RunRecord:
     elapsed_s: float
     metrics: dict[str, float | None] = field(default_factory=dict)
     monthly: pd.DataFrame | None = None
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    """Log records the run emitted in a worker process (replayed by the batch process)."""
 
     @classmethod
     def failure(cls, task: RunTask, error: str, elapsed_s: float = 0.0) -> RunRecord:
@@ -82,13 +87,16 @@ def _identity(task: RunTask) -> dict[str, Any]:
             "replication": task.replication, "seed": task.seed, "params": task.params}
 
 
-def execute_run(task: RunTask, definition: dict[str, Any] | None) -> RunRecord:
+def execute_run(task: RunTask, definition: dict[str, Any] | None, log_level: int | None = None) -> RunRecord:
     """Run one replication and return what to store (the worker of every backend).
 
     Args:
         task: the run's identity and seed.
         definition: the resolved scenario (``model_dump(mode="json")``), or None when
             the task carries a ``problem`` instead.
+        log_level: in a worker process, the batch process's pbrsim log level: records at or
+            above it are captured into the record's ``logs``. None (a run in the batch
+            process itself): logs go to this process's handlers as they happen.
 
     Returns:
         The run's record: status "ok" with metrics and monthly series, or "failed"
@@ -98,12 +106,15 @@ def execute_run(task: RunTask, definition: dict[str, Any] | None) -> RunRecord:
     if task.problem is not None or definition is None:
         return RunRecord.failure(task, task.problem or "no scenario definition")
     start = time.perf_counter()
-    try:
-        result = run_scenario(Scenario.model_validate(definition), task.seed)
-    except Exception as exc:  # any failure of one run is recorded, and the batch goes on
-        return RunRecord.failure(
-            task, "".join(traceback.format_exception(exc)).strip(), time.perf_counter() - start
-        )
+    with CapturedLogs(log_level) if log_level is not None else contextlib.nullcontext() as logs:
+        try:
+            result = run_scenario(Scenario.model_validate(definition), task.seed)
+        except Exception as exc:  # any failure of one run is recorded, and the batch goes on
+            failed = RunRecord.failure(
+                task, "".join(traceback.format_exception(exc)).strip(), time.perf_counter() - start
+            )
+            failed.logs = logs.records if logs is not None else []
+            return failed
     return RunRecord(
         **_identity(task),
         status="ok",
@@ -111,6 +122,7 @@ def execute_run(task: RunTask, definition: dict[str, Any] | None) -> RunRecord:
         elapsed_s=time.perf_counter() - start,
         metrics=result.metrics,
         monthly=result.monthly,
+        logs=logs.records if logs is not None else [],
     )
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pbrsim._version import __version__
 from pbrsim.analysis.cli import add_commands as analysis_commands
 from pbrsim.experiments.cli import add_commands as experiment_commands
+from pbrsim.logs import configure_logging
 from pbrsim.run_files import RunFolderError, check_run_folder, write_run
 from pbrsim.scenario_files import ScenarioFileError, load_scenario
 
@@ -59,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pbrsim", description="Simulate payment-by-results contracts in offender services."
     )
+    parser.add_argument("--version", action="version", version=f"pbrsim {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log what the model and the batch do: -v for events, -vv for detail (to stderr)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check scenario files without running them")
@@ -81,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pbrsim`` command."""
     args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
     except RunFolderError as exc:
