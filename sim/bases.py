@@ -31,6 +31,7 @@ its names and its validation rules from here.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
@@ -176,7 +177,7 @@ class PaymentBasis(Protocol):
         ...
 
 
-class _Basis:
+class _Basis(ABC):
     """What every basis shares: binding to a component, measure check, cap per cohort."""
 
     name: ClassVar[str]
@@ -192,8 +193,9 @@ class _Basis:
             raise ValueError(f"basis '{self.name}' needs measure '{self.measures[0]}'")
         self._validate_terms()
 
+    @abstractmethod
     def _validate_terms(self) -> None:
-        raise NotImplementedError
+        """Raise ``ValueError`` for terms the basis cannot pay on."""
 
     def pay(self, outcome: MeasuredOutcome) -> float:
         """Money the component pays for one cohort, capped at ``cap_per_cohort``."""
@@ -202,8 +204,9 @@ class _Basis:
             amount = min(amount, self.component.cap_per_cohort)
         return float(amount)
 
+    @abstractmethod
     def _earned(self, outcome: MeasuredOutcome) -> float:
-        raise NotImplementedError
+        """Money earned for the cohort before the cap per cohort."""
 
     def effortless_value(self) -> np.ndarray:
         """Nothing, unless the basis pays for outcomes that need no effort."""
@@ -238,10 +241,10 @@ class _Priced(_Basis):
             for b, price in enumerate(c.band_prices())
         )
 
+    @abstractmethod
     def _group(self, n: float, reoffenders: float, reoffences: float, cf_reoffenders: float,
                cf_reoffences: float, price: float) -> float:
         """Payment for one payment group at one price."""
-        raise NotImplementedError
 
     def _paid_improvement(self, n: float, reoffenders: float, reoffences: float, cf_reoffenders: float,
                           cf_reoffences: float) -> float:
@@ -263,8 +266,9 @@ class _Priced(_Basis):
         """The price of the net true impact, with no threshold or trigger; never below 0."""
         return max(self._true(untreated_reoffenders - reoffenders, untreated_reoffences - reoffences), 0.0)
 
+    @abstractmethod
     def _true(self, extra_non_reoffenders: np.ndarray, avoided: np.ndarray) -> float:
-        raise NotImplementedError
+        """Price of ``extra_non_reoffenders`` and ``avoided`` reoffences, by band, summed."""
 
 
 class PerPoint(_Priced):
