@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
+from pbrsim.sim.bases import basis_of
 from pbrsim.sim.counterfactual import N_BANDS, CohortView
 from pbrsim.sim.payments import (
-    REOFFENCES_PER_REOFFENDER,
     MeasuredOutcome,
     apply_total_cap,
     block_grant,
@@ -23,8 +23,8 @@ from pbrsim.sim.payments import (
     true_impact_value,
     withheld,
 )
-from pbrsim.sim.scenario import PaymentSpec, PrimeSpec, Strategy
-from pbrsim.sim.strategies import Caseload, MarginalStrategy, believed_complexity, make_strategy
+from pbrsim.sim.scenario import PaymentSpec, PrimeSpec
+from pbrsim.sim.strategies import Caseload, Observation, Referrals, make_strategy
 from pbrsim.sim.supply_chain import InHouse, SupplyChain
 
 if TYPE_CHECKING:
@@ -67,49 +67,25 @@ class Prime(mesa.Agent):
         return self.supply.cost_per_hour() * (1.0 + 3.0 * (1.0 - spec.risk_appetite) * stress)
 
     def screen(self, rows: np.ndarray) -> np.ndarray:
-        """Which new referrals the prime refuses, where the contract lets it choose.
-
-        A profit-seeking prime refuses a person whose expected income (fees, plus the
-        outcome payments it believes the specified service would earn on them, plus any
-        payment for an outcome that needs no effort at all, such as a non-reoffender
-        price) falls short of the cost of the service it must give them. Uniform and
-        mission-driven primes take everyone.
-        """
-        if self.spec.strategy != Strategy.PROFIT_SEEKING or not isinstance(self.strategy, MarginalStrategy):
-            return np.zeros(rows.size, dtype=bool)
-        store, contract = self.model.store, self.model.design.contract
-        pay, months = contract.payment, contract.service.months
-        band = store.pay_band[rows].astype(np.intp)
-        beliefs = self.strategy.beliefs
-        risk = 1.0 - (1.0 - beliefs.hazard[band]) ** contract.measure.follow_up_months
-        hours = contract.service.min_hours_per_month * months * store.engaged[rows]
-        reach = 1.0 - np.exp(-hours / believed_complexity(store.needs[rows]))
-        fewer_reoffenders = risk * beliefs.effect[band] * reach
-        retained = self.supply.retained_outcome_share()
-        income = (pay.fee_per_referral + pay.fee_per_supervision_month * months) * (1.0 - pay.at_risk_share)
-        income = income + retained * (self.strategy.binary_value[band] * fewer_reoffenders
-                                      + self.strategy.contract_frequency_value[band] * fewer_reoffenders
-                                      * REOFFENCES_PER_REOFFENDER)
-        for component in pay.outcomes:
-            if component.basis == "per_non_reoffender":
-                income = income + retained * np.asarray(component.band_prices())[band] * (1.0 - risk)
-        return income < hours * self.cost_per_hour()
+        """Which new referrals the prime refuses, where the contract lets it choose (its strategy's call)."""
+        store = self.model.store
+        referrals = Referrals(observed_band=store.pay_band[rows], needs=store.needs[rows],
+                              engaged=store.engaged[rows])
+        return self.strategy.screen(referrals, self.cost_per_hour(), self.supply.retained_outcome_share())
 
     def learn(self, month: int) -> None:
-        """Update beliefs from the reoffences seen this month among the people served."""
-        if self._seen is None or not isinstance(self.strategy, MarginalStrategy):
+        """Show the strategy the reoffences seen this month among the people served."""
+        if self._seen is None:
             return
         rows, caseload, served, count_before = self._seen
         self._seen = None
         store = self.model.store
-        reach = 1.0 - np.exp(-store.dose[rows] / believed_complexity(caseload.needs))
         first = store.first_month[rows] == month
-        later = store.reoffences[rows] - count_before - first
-        in_window = caseload.months_in_service < self.model.follow_up
-        self.strategy.beliefs.observe(
-            caseload.observed_band.astype(np.intp), in_window & ~caseload.reoffended, served, reach, first,
-            in_window & caseload.reoffended, later,
-        )
+        self.strategy.observe(Observation(
+            caseload=caseload, served=served, dose=store.dose[rows], first=first,
+            later=store.reoffences[rows] - count_before - first,
+            in_window=caseload.months_in_service < self.model.follow_up,
+        ))
 
     def receive(self, month: int, kind: str, amount: float) -> None:
         """Be paid by the commissioner."""
@@ -150,7 +126,7 @@ class Prime(mesa.Agent):
             dose = self.supply.deliver(month, rows, hours, caseload.needs)
             store.hours[rows] += total
             store.dose[rows] += dose
-            if isinstance(self.strategy, MarginalStrategy):
+            if self.strategy.learns:
                 self._seen = (rows, caseload, total > 0, store.reoffences[rows].copy())
             after = caseload.reoffended
             self.effort_by_status += (float(total[~after].sum()), float(total[after].sum()))
@@ -318,7 +294,7 @@ class Commissioner(mesa.Agent):
             due = apply_total_cap(due, self.outcome_paid, self.payment.outcome_cap_total)
             self.outcome_paid += due
             paid_total += due
-            if component.basis == "pot":
+            if basis_of(component).draws_on_pot:
                 pot_paid += due
             kind = f"outcome_{component.measure}"
             prime.receive(month, kind, due)

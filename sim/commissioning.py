@@ -94,7 +94,7 @@ from pbrsim.sim.population import CohortProfile, draw_offenders
 from pbrsim.sim.scenario import CohortSpec, ContractSpec, PaymentSpec, PrimeSpec, Strategy
 from pbrsim.sim.scenario_commissioning import CompetitionSpec, PerformanceSpec
 from pbrsim.sim.scenario_supply import SubcontractPolicy
-from pbrsim.sim.strategies import MarginalStrategy, believed_complexity, block_grant_per_referral, marginal_values
+from pbrsim.sim.strategies import believed_complexity, block_grant_per_referral
 
 if TYPE_CHECKING:
     from mesa.time import Event
@@ -675,15 +675,13 @@ class Commissioning:
         self._retune(holder)
 
     def _retune(self, prime: Prime) -> None:
-        """Have an adaptive prime weigh outcomes at its own prices (its areas' mean factor)."""
-        if not isinstance(prime.strategy, MarginalStrategy) or not prime.areas:
+        """Have the prime's strategy weigh outcomes at its own prices (its areas' mean factor)."""
+        if not prime.areas:
             return
         factor = float(np.mean([self.lots[a].factor for a in prime.areas]))
         contract = self.model.design.contract
         scaled = contract.model_copy(update={"payment": scaled_payment(self.base, factor)})
-        strategy = prime.strategy
-        strategy.binary_value, strategy.contract_frequency_value = marginal_values(
-            scaled, block_grant_per_referral(self.model.design) * factor)
+        prime.strategy.reprice(scaled, block_grant_per_referral(self.model.design) * factor)
 
     def _to_interim(self, lot: Lot, month: int) -> None:
         """Give the area to the interim provider until a new contract is let."""

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from pbrsim.sim.bases import REOFFENCES_PER_REOFFENDER, Pot, basis_of, measure_of
 from pbrsim.sim.scenario import ContractSpec, OutcomeComponent, PaymentSpec, VolumeBand
 
 __all__ = [
@@ -175,85 +176,21 @@ def improvement(measure: str, n: float, reoffenders: float, reoffences: float,
     Binary: percentage points of reduction in the proven reoffending rate.
     Frequency: per cent reduction in reoffences against the counterfactual.
     """
-    if measure == "binary":
-        if n <= 0:
-            return 0.0
-        return 100.0 * (cf_reoffenders - reoffenders) / n
-    if cf_reoffences <= 0:
-        return 0.0
-    return 100.0 * (cf_reoffences - reoffences) / cf_reoffences
+    return measure_of(measure).improvement(n, reoffenders, reoffences, cf_reoffenders, cf_reoffences)
 
 
 def pot_fraction(component: OutcomeComponent, achieved: float) -> float:
-    """Share of a component's pot earned at a given improvement."""
-    assert component.target is not None
-    if component.all_or_nothing:
-        return 1.0 if achieved >= component.target else 0.0
-    span = component.target - component.threshold
-    return float(np.clip((achieved - component.threshold) / span, 0.0, 1.0))
-
-
-def _paid_improvement(component: OutcomeComponent, achieved: float) -> float:
-    """Improvement that is paid for once the threshold rule is applied (same unit as ``achieved``)."""
-    if achieved < component.threshold or achieved <= 0:
-        return 0.0
-    if component.threshold_mode == "deductible":
-        return achieved - component.threshold
-    return achieved
-
-
-def _priced(component: OutcomeComponent, n, reoffenders, reoffences, cf_reoffenders,
-            cf_reoffences, price: float) -> float:
-    """Payment for one group at one price (bases other than ``pot``)."""
-    if component.basis == "per_non_reoffender":
-        # Pays for every non-reoffender; the threshold is a trigger on the rate's improvement.
-        achieved = improvement("binary", n, reoffenders, reoffences, cf_reoffenders, cf_reoffences)
-        if component.threshold > 0 and achieved < component.threshold:
-            return 0.0
-        return price * (n - reoffenders)
-    achieved = improvement(component.measure, n, reoffenders, reoffences, cf_reoffenders, cf_reoffences)
-    paid = _paid_improvement(component, achieved)
-    if component.basis == "per_point":
-        return price * paid * n
-    # per_reoffence_avoided: the paid per cent of the counterfactual, in reoffences
-    return price * paid / 100.0 * cf_reoffences
+    """Share of a ``pot`` component's pot earned at a given improvement."""
+    return Pot(component).fraction(achieved)
 
 
 def outcome_payment(component: OutcomeComponent, outcome: MeasuredOutcome) -> float:
     """Money one outcome component pays for one cohort, before any contract-wide cap.
 
     Uniform prices are judged on the whole cohort; differential prices
-    (``prices_by_band``) are judged and paid band by band.
+    (``prices_by_band``) are judged and paid band by band (:mod:`pbrsim.sim.bases`).
     """
-    if component.basis == "pot":
-        achieved = improvement(
-            component.measure,
-            float(outcome.n.sum()),
-            float(outcome.reoffenders.sum()),
-            float(outcome.reoffences.sum()),
-            float(outcome.cf_reoffenders.sum()),
-            float(outcome.cf_reoffences.sum()),
-        )
-        amount = (component.pot_share or 0.0) * outcome.pot * pot_fraction(component, achieved)
-    elif component.prices_by_band is None:
-        amount = _priced(
-            component,
-            float(outcome.n.sum()),
-            float(outcome.reoffenders.sum()),
-            float(outcome.reoffences.sum()),
-            float(outcome.cf_reoffenders.sum()),
-            float(outcome.cf_reoffences.sum()),
-            component.price or 0.0,
-        )
-    else:
-        amount = sum(
-            _priced(component, outcome.n[b], outcome.reoffenders[b], outcome.reoffences[b],
-                    outcome.cf_reoffenders[b], outcome.cf_reoffences[b], price)
-            for b, price in enumerate(component.band_prices())
-        )
-    if component.cap_per_cohort is not None:
-        amount = min(amount, component.cap_per_cohort)
-    return float(amount)
+    return basis_of(component).pay(outcome)
 
 
 def apply_total_cap(amount: float, paid_so_far: float, cap: float | None) -> float:
@@ -276,21 +213,8 @@ def true_impact_value(component: OutcomeComponent, n: np.ndarray, reoffenders: n
     for deadweight: outcomes that would have happened anyway, or measurement
     error in the commissioner's counterfactual.
     """
-    prices = np.asarray(component.band_prices()) if component.basis != "pot" else None
-    extra_non_reoffenders = untreated_reoffenders - reoffenders
-    avoided = untreated_reoffences - reoffences
-    if component.basis in ("per_point", "per_non_reoffender"):
-        # per_point pays price per point per offender, i.e. 100 * price per extra non-reoffender
-        unit = 100.0 if component.basis == "per_point" else 1.0
-        value = float(np.sum(unit * prices * extra_non_reoffenders))
-    elif component.basis == "per_reoffence_avoided":
-        value = float(np.sum(prices * avoided))
-    else:
-        achieved = improvement(component.measure, float(n.sum()), float(reoffenders.sum()),
-                               float(reoffences.sum()), float(untreated_reoffenders.sum()),
-                               float(untreated_reoffences.sum()))
-        value = (component.pot_share or 0.0) * pot * pot_fraction(component, achieved)
-    return max(value, 0.0)
+    return basis_of(component).true_value(n, reoffenders, reoffences, untreated_reoffenders,
+                                          untreated_reoffences, pot)
 
 
 # -- stewardship: cap on prime margin (open book) ------------------------------------------------
@@ -372,11 +296,6 @@ def sib_final_payment(cf_reoffences: list[float] | np.ndarray, reoffences: list[
     if not sib_triggered(sib_reduction_pct(cf, measured), trigger_pct) or cf <= measured:
         return 0.0
     return float(max(price * (cf - measured) - paid_early, 0.0))
-
-
-#: Reoffences per reoffender (MoJ proven reoffending statistics, 2011): what providers assume
-#: when they price outcomes before any are measured.
-REOFFENCES_PER_REOFFENDER = 2.9
 
 
 def expected_outcome_per_referral(contract: ContractSpec, n: np.ndarray, rate: np.ndarray | float,

@@ -35,6 +35,7 @@ __all__ = [
     "VolumeBand",
 ]
 
+from pbrsim.sim.bases import BASIS_NAMES, MEASURE_NAMES, basis_of  # noqa: E402
 from pbrsim.sim.renames import rename_in  # noqa: E402
 from pbrsim.sim.scenario_commissioning import CompetitionSpec, PerformanceSpec, VolumeShock  # noqa: E402
 from pbrsim.sim.scenario_investment import SocialImpactBondSpec  # noqa: E402
@@ -152,8 +153,8 @@ class OutcomeComponent(_Strict):
     improvement above it is paid.
     """
 
-    measure: Literal["binary", "frequency"]
-    basis: Literal["per_point", "per_non_reoffender", "per_reoffence_avoided", "pot"]
+    measure: Literal[MEASURE_NAMES]
+    basis: Literal[BASIS_NAMES]
     price: Money | None = None
     prices_by_band: BandPrices | None = None
     threshold: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
@@ -165,25 +166,8 @@ class OutcomeComponent(_Strict):
 
     @model_validator(mode="after")
     def _basis_fits(self) -> OutcomeComponent:
-        binary_only = {"per_point", "per_non_reoffender"}
-        if self.basis in binary_only and self.measure != "binary":
-            raise ValueError(f"basis '{self.basis}' needs measure 'binary'")
-        if self.basis == "per_non_reoffender" and self.threshold_mode == "deductible":
-            raise ValueError("basis 'per_non_reoffender' pays per person: its threshold can only be a 'trigger'")
-        if self.basis == "per_reoffence_avoided" and self.measure != "frequency":
-            raise ValueError("basis 'per_reoffence_avoided' needs measure 'frequency'")
-        if self.basis == "pot":
-            if self.pot_share is None or self.target is None:
-                raise ValueError("basis 'pot' needs 'pot_share' and 'target'")
-            if self.price is not None or self.prices_by_band is not None:
-                raise ValueError("basis 'pot' is paid from withheld fees: give no 'price'")
-            if not self.all_or_nothing and self.target <= self.threshold:
-                raise ValueError("'target' must be above 'threshold' for a linear pot")
-        else:
-            if (self.price is None) == (self.prices_by_band is None):
-                raise ValueError(f"basis '{self.basis}' needs exactly one of 'price' or 'prices_by_band'")
-            if self.pot_share is not None or self.target is not None:
-                raise ValueError("'pot_share' and 'target' belong to basis 'pot' only")
+        # each basis states which measures and terms it accepts (sim/bases.py)
+        basis_of(self).validate()
         return self
 
     def band_prices(self) -> tuple[float, float, float, float]:
@@ -243,7 +227,7 @@ class PaymentSpec(_Strict):
 
     @model_validator(mode="after")
     def _pots_fit(self) -> PaymentSpec:
-        pot_total = sum(c.pot_share or 0.0 for c in self.outcomes if c.basis == "pot")
+        pot_total = sum(c.pot_share or 0.0 for c in self.outcomes if basis_of(c).draws_on_pot)
         if self.at_risk_share > 0 and abs(pot_total - 1.0) > 1e-9:
             raise ValueError(
                 f"with at_risk_share > 0 the 'pot' components' pot_share must add up to 1 (got {pot_total:g})"

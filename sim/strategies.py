@@ -6,6 +6,12 @@ for each of them. It never sees true risk, complexity or responsiveness. The
 contract's service floor is applied by the prime after the strategy has
 chosen, so a strategy cannot undercut it.
 
+A strategy is one object with the whole protocol a prime asks of it
+(:class:`ProviderStrategy`): allocate effort, screen referrals where the
+contract lets the prime refuse them, observe the outcomes it saw, and reprice
+when it holds the contract at new terms. :func:`make_strategy` builds it from
+the scenario; nothing else in the model asks which strategy a prime follows.
+
 The adaptive strategies follow the rule in DESIGN.md's appendix: raise effort
 on a person until the believed marginal revenue of an hour meets its marginal
 cost. Nothing in them names creaming, parking or the binary cliff; those
@@ -14,11 +20,12 @@ follow from the contract's prices, the measure and the prime's beliefs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
-from pbrsim.sim.payments import REOFFENCES_PER_REOFFENDER
+from pbrsim.sim.bases import BAND_MIDPOINTS, REOFFENCES_PER_REOFFENDER, basis_of
 from pbrsim.sim.scenario import SERVICE_TYPES, ContractSpec, PrimeSpec, Scenario, Strategy
 
 __all__ = [
@@ -26,15 +33,19 @@ __all__ = [
     "believed_complexity",
     "block_grant_per_referral",
     "Caseload",
-    "EffortStrategy",
     "MarginalStrategy",
+    "MissionDrivenStrategy",
+    "Observation",
+    "ProfitSeekingStrategy",
+    "ProviderStrategy",
+    "Referrals",
     "UniformStrategy",
     "make_strategy",
     "marginal_values",
 ]
 
 #: Band midpoints of 12-month risk, the prior a prime starts from before it has seen outcomes.
-_BAND_MIDPOINTS = np.array([0.125, 0.375, 0.625, 0.875])
+_BAND_MIDPOINTS = BAND_MIDPOINTS
 #: Typical complexity per assessed need: public knowledge of how costly multiple needs are.
 _COMPLEXITY_BASE, _COMPLEXITY_PER_NEED = 20.0, 0.35
 #: Prior monthly rate of further reoffences once someone has reoffended.
@@ -75,8 +86,54 @@ def believed_complexity(needs: np.ndarray) -> np.ndarray:
     return _COMPLEXITY_BASE * (1.0 + _COMPLEXITY_PER_NEED * needs.sum(axis=1))
 
 
-class EffortStrategy(Protocol):
-    """Decides hours of service by type for everyone in a caseload."""
+@dataclass(frozen=True)
+class Referrals:
+    """New referrals as a prime sees them when it decides whether to take them on.
+
+    Attributes:
+        observed_band: assessed risk band (from the noisy score, never true risk).
+        needs: assessed needs by service type.
+        engaged: whether the person engages with services.
+
+    """
+
+    observed_band: np.ndarray
+    needs: np.ndarray
+    engaged: np.ndarray
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a prime saw of a month's caseload by the month's end.
+
+    Attributes:
+        caseload: the caseload as it was when served.
+        served: whether each person got any hours.
+        dose: effective service given so far, this month's included.
+        first: whether each person's first proven reoffence fell this month.
+        later: further reoffences this month by people who had reoffended before.
+        in_window: whether each person is still inside the measurement window.
+
+    """
+
+    caseload: Caseload
+    served: np.ndarray
+    dose: np.ndarray
+    first: np.ndarray
+    later: np.ndarray
+    in_window: np.ndarray
+
+
+class ProviderStrategy(Protocol):
+    """Everything a prime asks of its strategy.
+
+    Attributes:
+        learns: whether :meth:`observe` uses what the prime saw (if not, the
+            prime need not record it).
+
+    """
+
+    learns: bool
 
     def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Hours this month, shape (people, service types).
@@ -84,6 +141,18 @@ class EffortStrategy(Protocol):
         ``retained_share`` is the share of outcome payments the prime keeps after passing
         shares down its supply chain; ``cost_per_hour`` what an hour costs it.
         """
+        ...
+
+    def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
+        """Which referrals the prime refuses where the contract lets it choose (bool per person)."""
+        ...
+
+    def observe(self, seen: Observation) -> None:
+        """Learn from one month of outcomes in the caseload."""
+        ...
+
+    def reprice(self, contract: ContractSpec, block_grant_per_referral: float) -> None:
+        """Weigh outcomes at new terms (the contract at the price the prime holds it)."""
         ...
 
 
@@ -103,12 +172,29 @@ class UniformStrategy:
     from incentives.
     """
 
+    learns: ClassVar[bool] = False
+
     def __init__(self, hours_per_month: float) -> None:
         self.hours_per_month = hours_per_month
+
+    @classmethod
+    def build(cls, spec: PrimeSpec, design: Scenario) -> UniformStrategy:
+        """The strategy for a prime's scenario entry: its ``hours_per_month``."""
+        return cls(spec.hours_per_month)
 
     def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Spread ``hours_per_month`` over each engaged person's needs."""
         return _spread(caseload.needs, self.hours_per_month * caseload.engaged.astype(np.float32))
+
+    def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
+        """Take everyone."""
+        return np.zeros(referrals.observed_band.size, dtype=bool)
+
+    def observe(self, seen: Observation) -> None:
+        """Learn nothing: effort never depends on outcomes."""
+
+    def reprice(self, contract: ContractSpec, block_grant_per_referral: float) -> None:
+        """Ignore the terms."""
 
 
 def marginal_values(contract: ContractSpec, block_grant_per_referral: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -128,22 +214,10 @@ def marginal_values(contract: ContractSpec, block_grant_per_referral: float = 0.
     pot_per_person = pay.at_risk_share * per_person_fees
     binary = np.zeros(4)
     frequency = np.zeros(4)
-    for c in pay.outcomes:
-        prices = np.asarray(c.band_prices())
-        if c.basis == "per_point":
-            binary += 100.0 * prices
-        elif c.basis == "per_non_reoffender":
-            binary += prices
-        elif c.basis == "per_reoffence_avoided":
-            frequency += prices
-        else:
-            span = (c.target or 1.0) - (0.0 if c.all_or_nothing else c.threshold)
-            per_unit = (c.pot_share or 0.0) * pot_per_person * 100.0 / max(span, 1e-9)
-            if c.measure == "binary":
-                binary += per_unit
-            else:
-                # per cent of the counterfactual's reoffences: about 1 reoffence per person at base
-                frequency += per_unit / np.maximum(_BAND_MIDPOINTS * REOFFENCES_PER_REOFFENDER, 0.1)
+    for component in pay.outcomes:
+        binary_c, frequency_c = basis_of(component).marginal_values(pot_per_person)
+        binary += binary_c
+        frequency += frequency_c
     return binary, frequency
 
 
@@ -205,8 +279,15 @@ class Beliefs:
         self.later_events += add(reoffended_before, later.astype(float))
 
 
+def block_grant_per_referral(design: Scenario) -> float:
+    """One area's monthly block grant spread over that month's expected referrals."""
+    per_area_month = design.cohort.referrals_per_year / 12.0 / max(design.areas, 1)
+    grant = design.contract.payment.block_grant_per_year / 12.0
+    return grant / per_area_month if per_area_month > 0 else 0.0
+
+
 class MarginalStrategy:
-    """Profit-seeking (and, with a social value, mission-driven) allocation of effort.
+    """Adaptive allocation of effort: what profit-seeking and mission-driven primes share.
 
     For each person the prime computes the believed value of one more hour:
     the contract's marginal value of keeping them from a (first) reoffence or
@@ -215,14 +296,28 @@ class MarginalStrategy:
     given (diminishing returns) and with complexity. It gives hours until that
     value falls to the marginal cost of an hour. The closed form below is the
     solution of ``value * exp(-(dose + x) / c) / c = cost`` for ``x``.
+
+    It learns its beliefs from what it sees, reprices outcomes at the terms it
+    holds the contract at, and takes every referral.
     """
+
+    learns: ClassVar[bool] = True
+    #: Value the prime puts on a reoffence avoided beside any payment for it.
+    social_value_per_reoffence: float = 0.0
 
     def __init__(self, spec: PrimeSpec, contract: ContractSpec, follow_up: int,
                  block_grant_per_referral: float = 0.0) -> None:
         self.spec = spec
+        self.contract = contract
         self.follow_up = follow_up
         self.binary_value, self.contract_frequency_value = marginal_values(contract, block_grant_per_referral)
         self.beliefs = Beliefs(spec.prior_effect, spec.prior_weight)
+
+    @classmethod
+    def build(cls, spec: PrimeSpec, design: Scenario) -> MarginalStrategy:
+        """The strategy for a prime's scenario entry, valuing outcomes at the contract's terms."""
+        contract = design.contract
+        return cls(spec, contract, contract.measure.follow_up_months, block_grant_per_referral(design))
 
     def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Hours that equate believed marginal revenue and marginal cost, person by person.
@@ -242,7 +337,7 @@ class MarginalStrategy:
         binary_gain = np.where(not_yet, survival * hazard * remaining, 0.0)
         frequency_gain = np.where(not_yet, hazard * remaining * (1.0 + later * remaining / 2.0), later * remaining)
         binary_value = self.binary_value[band] * retained_share
-        frequency_value = self.contract_frequency_value[band] * retained_share + self.spec.social_value_per_reoffence
+        frequency_value = self.contract_frequency_value[band] * retained_share + self.social_value_per_reoffence
         value = effect * (binary_value * binary_gain + frequency_value * frequency_gain)
         value = np.where((n_needs > 0) & caseload.engaged, value, 0.0)
         ratio = value / (complexity * max(cost_per_hour, 1e-9))
@@ -251,17 +346,71 @@ class MarginalStrategy:
         hours = np.clip(target_dose - caseload.dose, 0.0, self.spec.max_hours_per_month)
         return _spread(caseload.needs, hours.astype(np.float32))
 
+    def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
+        """Take everyone."""
+        return np.zeros(referrals.observed_band.size, dtype=bool)
 
-def block_grant_per_referral(design: Scenario) -> float:
-    """One area's monthly block grant spread over that month's expected referrals."""
-    per_area_month = design.cohort.referrals_per_year / 12.0 / max(design.areas, 1)
-    grant = design.contract.payment.block_grant_per_year / 12.0
-    return grant / per_area_month if per_area_month > 0 else 0.0
+    def observe(self, seen: Observation) -> None:
+        """Update beliefs from the reoffences seen this month among the people in the caseload."""
+        caseload = seen.caseload
+        reach = 1.0 - np.exp(-seen.dose / believed_complexity(caseload.needs))
+        self.beliefs.observe(
+            caseload.observed_band.astype(np.intp), seen.in_window & ~caseload.reoffended, seen.served, reach,
+            seen.first, seen.in_window & caseload.reoffended, seen.later,
+        )
+
+    def reprice(self, contract: ContractSpec, block_grant_per_referral: float) -> None:
+        """Weigh outcomes at the marginal values of the new terms (beliefs are kept)."""
+        self.binary_value, self.contract_frequency_value = marginal_values(contract, block_grant_per_referral)
 
 
-def make_strategy(spec: PrimeSpec, design: Scenario) -> EffortStrategy:
+class ProfitSeekingStrategy(MarginalStrategy):
+    """Maximises believed profit: effort by the marginal rule, and refuses referrals that lose money."""
+
+    def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
+        """Refuse a person whose expected income falls short of the cost of the service owed to them.
+
+        Expected income is the fees, plus the outcome payments the prime believes
+        the specified service would earn on them, plus any payment for an outcome
+        that needs no effort at all (a basis's effortless value, such as a price
+        per non-reoffender). It is judged at the contract's own terms.
+        """
+        contract = self.contract
+        pay, months = contract.payment, contract.service.months
+        band = referrals.observed_band.astype(np.intp)
+        beliefs = self.beliefs
+        risk = 1.0 - (1.0 - beliefs.hazard[band]) ** contract.measure.follow_up_months
+        hours = contract.service.min_hours_per_month * months * referrals.engaged
+        reach = 1.0 - np.exp(-hours / believed_complexity(referrals.needs))
+        fewer_reoffenders = risk * beliefs.effect[band] * reach
+        income = (pay.fee_per_referral + pay.fee_per_supervision_month * months) * (1.0 - pay.at_risk_share)
+        income = income + retained_share * (self.binary_value[band] * fewer_reoffenders
+                                            + self.contract_frequency_value[band] * fewer_reoffenders
+                                            * REOFFENCES_PER_REOFFENDER)
+        for component in pay.outcomes:
+            effortless = basis_of(component).effortless_value()
+            if effortless.any():
+                income = income + retained_share * effortless[band] * (1.0 - risk)
+        return income < hours * cost_per_hour
+
+
+class MissionDrivenStrategy(MarginalStrategy):
+    """Weighs a social value per reoffence avoided beside the contract's payments; takes everyone."""
+
+    def __init__(self, spec: PrimeSpec, contract: ContractSpec, follow_up: int,
+                 block_grant_per_referral: float = 0.0) -> None:
+        super().__init__(spec, contract, follow_up, block_grant_per_referral)
+        self.social_value_per_reoffence = spec.social_value_per_reoffence
+
+
+#: The class each scenario ``strategy`` names: the one place a strategy's name becomes behaviour.
+_STRATEGIES: dict[Strategy, Callable[[PrimeSpec, Scenario], ProviderStrategy]] = {
+    Strategy.UNIFORM: UniformStrategy.build,
+    Strategy.PROFIT_SEEKING: ProfitSeekingStrategy.build,
+    Strategy.MISSION_DRIVEN: MissionDrivenStrategy.build,
+}
+
+
+def make_strategy(spec: PrimeSpec, design: Scenario) -> ProviderStrategy:
     """Build the strategy named in a prime's scenario entry."""
-    if spec.strategy == Strategy.UNIFORM:
-        return UniformStrategy(spec.hours_per_month)
-    contract = design.contract
-    return MarginalStrategy(spec, contract, contract.measure.follow_up_months, block_grant_per_referral(design))
+    return _STRATEGIES[spec.strategy](spec, design)
