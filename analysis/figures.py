@@ -65,13 +65,13 @@ MARKET_EVENTS: tuple[str, ...] = tuple(series(k).key for k in (
 
 #: Every final metric the money-flow figure may draw as a flow; each must be money (a test
 #: holds them to it: a rate such as ``investor_return`` is never a flow).
-FLOW_MEASURES: tuple[str, ...] = (
+FLOW_MEASURES: tuple[str, ...] = tuple(measure(k).key for k in (
     "paid_fees", "paid_block_grant", "paid_referral_fees", "paid_supervision_fees",
     "paid_outcome_binary", "paid_outcome_frequency", "paid_fee_reconciliation",
     "prime_margin", "prime_delivery_cost", "prime_overhead",
     "subprime_income", "subprime_delivery_cost", "subprime_margin",
     "investor_drawn", "investor_repaid",
-)
+))
 
 #: Per-scenario panels or diagrams shown at most; the rest are named in a note.
 MAX_PANELS = 6

@@ -179,3 +179,23 @@ def test_a_sweep_gets_scenarios_as_rows_and_one_replication_intervals_undefined(
     assert "<thead><tr><th>scenario</th>" in text
     assert "Sweep (price=1700) (n=1)" in text and "undefined" in text
     assert "Sweep (price=1700) reduces reoffending most, by 7.00 pp" in text
+
+
+def test_hand_backs_are_read_from_the_run_metric(tmp_path):
+    """Known wrong output (issue 9): the reading looked up prime_handbacks, a monthly column.
+
+    A short lowest-tender competition makes primes fail and hand their areas back
+    (``handbacks``, ``prime_failures``); the market reading now says so, with the mean.
+    """
+    store = sim_store(tmp_path / "results", scenarios=("fee_for_service",
+                                                       "competition_lowest_tender"),
+                      replications=1)
+    results = read_batch(store)
+    label = results.labels[1]
+    handbacks = results.stat(label, "handbacks").mean
+    assert handbacks > 0 and results.stat(results.labels[0], "handbacks").mean == 0
+    market = {s.key: s for s in build_sections(results)}["market"]
+    reading = " ".join(market.reading)
+    assert (f"Most contracts are handed back by failing primes under {label}: "
+            f"{format_value('handbacks', handbacks)} on average.") in reading
+    assert f"Most primes fail under {label}" in reading
