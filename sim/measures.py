@@ -297,7 +297,7 @@ _METRICS: tuple[Measure | Family, ...] = (
     _m("paid_outcomes", U.MONEY, "Outcome payments", S.MONEY),
     _m("withheld_fees", U.MONEY, "Fees withheld at risk", S.MONEY),
     _m("withheld_fees_not_earned", U.MONEY, "Fees withheld at risk and not earned back", S.MONEY),
-    _m("commissioner_outlay", U.MONEY, "Commissioner outlay", S.MONEY, _DOWN),
+    _m("commissioner_outlay", U.MONEY, "Total outlay by the commissioner", S.MONEY, _DOWN),
     _m("outlay_per_referral", U.MONEY_PER, "Outlay per referral", S.MONEY, _DOWN),
     _m("deadweight_payments", U.MONEY, "Paid for deadweight", S.MONEY, _DOWN),
     _m("cost_per_reoffence_avoided_true", U.MONEY_PER, "Cost per reoffence truly avoided",

@@ -197,7 +197,7 @@ def test_print_comparison_prints_key_measures_and_writes_every_measure(tmp_path)
     console = Console(record=True, width=200)
     print_comparison(path, console=console)
     text = console.export_text()
-    assert "True impact on reoffending" in text and "Commissioner outlay" in text
+    assert "True impact on reoffending" in text and "Total outlay by the commissioner" in text
     assert "obscure_measure" not in text
     assert "£2.00m" in text and "Δ +£1.00m" in text and "undefined" in text
     assert "paired" in text and "Welch" in text
