@@ -1,9 +1,11 @@
 """Plotly figures of a results store: what a commissioner looks at.
 
 Every function takes a results store (its folder, or a
-:class:`~analysis.tables.BatchResults` already read) and returns a
+:class:`~pbrsim.analysis.batch.BatchResults` already read) and returns a
 :class:`plotly.graph_objects.Figure`. Values are means over replications;
 where a figure shows intervals they are 95% t-intervals over replications.
+Titles, axis labels and units come from the catalogue of measures
+(:mod:`pbrsim.sim.measures`); every key a figure names is looked up there.
 
 A figure whose data the store does not hold (say, sub-prime market measures
 before the model has sub-primes, or sensitivity indices for a batch that is
@@ -18,13 +20,18 @@ from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
-from pbrsim.analysis.tables import BatchResults, Interval, read_batch
+from pbrsim.analysis.batch import BatchResults, read_batch
+from pbrsim.analysis.formatting import axis, describe, label_of
+from pbrsim.analysis.intervals import Interval
+from pbrsim.sim.measures import BAND_WORDS, GROUP_WORDS, Unit, family, measure, members, series
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 __all__ = [
     "BANDS",
+    "FLOW_MEASURES",
     "GROUPS",
+    "MARKET_EVENTS",
     "FigureDataMissing",
     "effort_by_band_figure",
     "equality_figure",
@@ -32,6 +39,7 @@ __all__ = [
     "market_health_figure",
     "measured_vs_true_figure",
     "money_flow_figure",
+    "money_flows",
     "outcome_cost_figure",
     "scenario_colours",
     "sensitivity_figure",
@@ -39,29 +47,31 @@ __all__ = [
 
 Store = BatchResults | Path | str
 
-#: True risk bands with their display names and colours (low to very high).
-BANDS: dict[str, tuple[str, str]] = {
-    "low": ("Low risk", "#1a9850"),
-    "medium": ("Medium risk", "#fdae61"),
-    "high": ("High risk", "#f46d43"),
-    "very_high": ("Very high risk", "#a50026"),
-}
+def _capital(words: str) -> str:
+    return words[:1].upper() + words[1:]
+
+
+_BAND_COLOURS = {"low": "#1a9850", "medium": "#fdae61", "high": "#f46d43", "very_high": "#a50026"}
+#: True risk bands with their display names (from the catalogue) and colours, low to very high.
+BANDS: dict[str, tuple[str, str]] = {band: (_capital(words), _BAND_COLOURS[band])
+                                     for band, words in BAND_WORDS.items()}
 
 #: Groups reported for equality: risk bands, then protected characteristics.
-GROUPS: dict[str, str] = {
-    **{band: name for band, (name, _) in BANDS.items()},
-    "female": "Female",
-    "male": "Male",
-    "age_18_24": "Aged 18-24",
-    "age_25_39": "Aged 25-39",
-    "age_40_plus": "Aged 40+",
-}
+GROUPS: dict[str, str] = {g: _capital(words) for g, words in GROUP_WORDS.items()}
 
-#: Sub-prime and investor measures the money-flow figure uses when present.
-SUBPRIME_INCOME = "subprime_income"  # paid by primes to their sub-primes
-SUBPRIME_DELIVERY = "subprime_delivery_cost"
-SUBPRIME_MARGIN = "subprime_margin"  # negative: a loss from sub-primes' reserves
-INVESTOR_KEYS = ("investor_return", "investor_income", "paid_investors")
+#: Monthly counts of market events, accumulated in the market-health figure.
+MARKET_EVENTS: tuple[str, ...] = tuple(series(k).key for k in (
+    "subprime_exits", "subprime_entries", "prime_handbacks"))
+
+#: Every final metric the money-flow figure may draw as a flow; each must be money (a test
+#: holds them to it: a rate such as ``investor_return`` is never a flow).
+FLOW_MEASURES: tuple[str, ...] = tuple(measure(k).key for k in (
+    "paid_fees", "paid_block_grant", "paid_referral_fees", "paid_supervision_fees",
+    "paid_outcome_binary", "paid_outcome_frequency", "paid_fee_reconciliation",
+    "prime_margin", "prime_delivery_cost", "prime_overhead",
+    "subprime_income", "subprime_delivery_cost", "subprime_margin",
+    "investor_drawn", "investor_repaid",
+))
 
 #: Per-scenario panels or diagrams shown at most; the rest are named in a note.
 MAX_PANELS = 6
@@ -125,10 +135,10 @@ def effort_by_band_figure(store: Store) -> go.Figure:
 
     """
     results = read_batch(store)
-    cols = [f"effort_{b}" for b in BANDS if f"effort_{b}" in results.monthly.columns]
+    cols = [m.key for m in members("effort_{band}", results.monthly.columns)]
     if not cols:
         raise FigureDataMissing("the store has no monthly effort_<band> series")
-    extra = ["in_service"] if "in_service" in results.monthly.columns else []
+    extra = [series("in_service").key] if "in_service" in results.monthly.columns else []
     means = results.monthly_means(cols + extra)
     if extra:
         means = means[means["in_service"] > 0]
@@ -141,7 +151,7 @@ def effort_by_band_figure(store: Store) -> go.Figure:
     for row, label in enumerate(labels, start=1):
         data = means[means["label"] == label]
         for col in cols:
-            band = col.removeprefix("effort_")
+            band = series(col).member or col
             name, colour = BANDS[band]
             fig.add_trace(go.Scatter(
                 x=data["month"], y=data[col], name=name, legendgroup=band, showlegend=row == 1,
@@ -149,17 +159,17 @@ def effort_by_band_figure(store: Store) -> go.Figure:
                 hovertemplate=f"{label}<br>{name}, month %{{x}}: %{{y:.1f}} h<extra></extra>",
             ), row=row, col=1)
         fig.update_yaxes(title_text="hours", rangemode="tozero", row=row, col=1)
-    fig.update_xaxes(title_text="month of contract", row=len(labels), col=1)
+    fig.update_xaxes(title_text=series("month").label.lower(), row=len(labels), col=1)
     fig.update_yaxes(matches="y")  # one scale, so panels compare at a glance
-    return _layout(fig, "Effort by risk band: hours per person in service per month",
+    return _layout(fig, f"Effort by risk band: {family('effort_{band}').title.lower()}, per month",
                    180 + 200 * len(labels), note)
 
 
 # --- outcomes and cost -----------------------------------------------------------------------
 
 
-def _scatter_with_intervals(results: BatchResults, x: str, y: str, x_scale: float,
-                            hover: str) -> list[go.Scatter]:
+def _scatter_with_intervals(results: BatchResults, x: str, y: str, hover: str) -> list[go.Scatter]:
+    x_scale = axis(x)[1]
     colours = scenario_colours(results.labels)
     rows = []
     for label in results.labels:
@@ -206,10 +216,10 @@ def outcome_cost_figure(store: Store) -> go.Figure:
     results = read_batch(store)
     _require(results, "true_impact_pp", "commissioner_outlay")
     fig = go.Figure(_scatter_with_intervals(
-        results, "commissioner_outlay", "true_impact_pp", 1e6,
+        results, "commissioner_outlay", "true_impact_pp",
         "%{text}<br>outlay £%{x:.2f}m<br>true impact %{y:.2f} pp<extra></extra>"))
-    fig.update_xaxes(title_text="commissioner outlay (£m)")
-    fig.update_yaxes(title_text="true impact: fall in reoffending rate (pp)")
+    fig.update_xaxes(title_text=axis("commissioner_outlay")[0])
+    fig.update_yaxes(title_text=axis("true_impact_pp")[0])
     return _layout(fig, "Outcomes against cost across designs", 520,
                    "mean and 95% interval over replications; up and left is better")
 
@@ -227,20 +237,20 @@ def measured_vs_true_figure(store: Store) -> go.Figure:
     results = read_batch(store)
     _require(results, "measured_impact_pp", "true_impact_pp")
     traces = _scatter_with_intervals(
-        results, "true_impact_pp", "measured_impact_pp", 1.0,
+        results, "true_impact_pp", "measured_impact_pp",
         "%{text}<br>true %{x:.2f} pp<br>measured %{y:.2f} pp<extra></extra>")
     values = [v for t in traces for v in (*t.x, *t.y)]
     for t in traces:
-        for axis in (t.error_x, t.error_y):
-            values += [v for v in (*(axis.array or ()), *(axis.arrayminus or ())) if v is not None]
+        for bars in (t.error_x, t.error_y):
+            values += [v for v in (*(bars.array or ()), *(bars.arrayminus or ())) if v is not None]
     lo, hi = min(values), max(values)
     span = max(hi - lo, 1.0)
     lo, hi = min(lo, 0.0) - 0.1 * span, hi + 0.1 * span
     line = go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="measured = true",
                       line=dict(color="#888", dash="dash"), hoverinfo="skip")
     fig = go.Figure([line, *traces])
-    fig.update_xaxes(title_text="true impact (pp)", range=[lo, hi])
-    fig.update_yaxes(title_text="impact as measured (pp)", range=[lo, hi])
+    fig.update_xaxes(title_text=axis("true_impact_pp")[0], range=[lo, hi])
+    fig.update_yaxes(title_text=axis("measured_impact_pp")[0], range=[lo, hi])
     return _layout(fig, "Measured against true impact: where the counterfactual misleads", 560,
                    "above the line the contract pays for impact that did not happen")
 
@@ -256,18 +266,17 @@ def incentive_effects_figure(store: Store) -> go.Figure:
 
     """
     results = read_batch(store)
-    measures = {"creaming_index": "Creaming index", "parking_share": "Share parked (%)",
-                "risk_transfer_ratio": "Risk transfer ratio"}
-    present = {m: t for m, t in measures.items() if results.present(m)}
+    measures = ("creaming_index", "parking_share", "risk_transfer_ratio")
+    present = {m: axis(m)[0] for m in measures if results.present(m)}
     if not present:
         raise FigureDataMissing("the store has no creaming_index, parking_share or "
                                 "risk_transfer_ratio")
     colours = scenario_colours(results.labels)
     fig = make_subplots(rows=1, cols=len(present), subplot_titles=list(present.values()))
-    for col, measure in enumerate(present, start=1):
-        scale = 100.0 if measure == "parking_share" else 1.0
+    for col, key in enumerate(present, start=1):
+        scale = axis(key)[1]
         for label in results.labels:
-            iv = results.stat(label, measure)
+            iv = results.stat(label, key)
             plus, minus = _err(iv)
             fig.add_trace(go.Bar(
                 x=[label], y=[iv.mean * scale], name=label, legendgroup=label,
@@ -284,11 +293,19 @@ def incentive_effects_figure(store: Store) -> go.Figure:
 # --- money -----------------------------------------------------------------------------------
 
 
-def _mean(results: BatchResults, label: str, measure: str) -> float:
-    if not results.present(measure):
+def _mean(results: BatchResults, label: str, key: str) -> float:
+    if not results.present(key):
         return 0.0
-    value = results.stat(label, measure).mean
+    value = results.stat(label, key).mean
     return value if math.isfinite(value) else 0.0
+
+
+def _flow(results: BatchResults, label: str, key: str) -> float:
+    """Mean of a money measure, for a flow; anything but money is refused."""
+    if key not in FLOW_MEASURES or measure(key).unit is not Unit.MONEY:
+        raise ValueError(f"{key} is not a flow of money ({measure(key).unit}); it cannot be drawn "
+                         "as one")
+    return _mean(results, label, key)
 
 
 def _money_text(x: float) -> str:
@@ -298,63 +315,70 @@ def _money_text(x: float) -> str:
 def money_flows(results: BatchResults, label: str) -> list[tuple[str, str, float]]:
     """(from, to, £) flows of one scenario's money, mean over replications.
 
-    Commissioner -> payment kinds -> primes -> [sub-primes, investors] ->
-    front-line delivery, overhead and margin; a negative margin is a loss
-    met from the primes' (or sub-primes') own reserves. Only positive flows
-    are returned.
+    Commissioner -> payment kinds -> primes -> [sub-primes] -> front-line
+    delivery, overhead and margin; a negative margin is a loss met from the
+    primes' (or sub-primes') own reserves. Under a social impact bond the
+    outcome payments go to the investors, who pay the primes out of the
+    capital they draw, and keep the difference (their return, or loss). Only
+    money measures of :data:`FLOW_MEASURES` are flows; only positive flows are
+    returned.
     """
-    fee_parts = [m for m in results.measures
-                 if m in ("paid_block_grant", "paid_referral_fees", "paid_supervision_fees")]
-    outcome_parts = [m for m in results.measures
-                     if m.startswith("paid_outcome_") and m != "paid_outcomes"]
-    names = {"paid_block_grant": "Block grant", "paid_referral_fees": "Referral fees",
-             "paid_supervision_fees": "Supervision fees"}
+    fee_parts = [m for m in ("paid_block_grant", "paid_referral_fees", "paid_supervision_fees")
+                 if m in results.measures]
+    outcome_parts = [m for m in ("paid_outcome_binary", "paid_outcome_frequency")
+                     if m in results.measures]
+    bond = results.present("investor_drawn") and math.isfinite(
+        results.stat(label, "investor_drawn").mean)
     flows: list[tuple[str, str, float]] = []
-    fees_total = _mean(results, label, "paid_fees")
+    fees_total = _flow(results, label, "paid_fees")
     parts = 0.0
     for m in fee_parts:
-        value = _mean(results, label, m)
+        value = _flow(results, label, m)
         parts += value
-        flows.append(("Commissioner", names[m], value))
+        flows.append(("Commissioner", label_of(m), value))
     if fees_total - parts > max(1.0, 1e-6 * abs(fees_total)):
-        other = "Other fees" if fee_parts else "Fees"
+        other = "Other fees" if fee_parts else label_of("paid_fees")
         flows.append(("Commissioner", other, fees_total - parts))
-    for m in outcome_parts:
-        text = m.removeprefix("paid_outcome_").replace("_", " ")
-        flows.append(("Commissioner", f"Outcome payments ({text})", _mean(results, label, m)))
+    outcomes = [("Commissioner", label_of(m), _flow(results, label, m)) for m in outcome_parts]
     # volume bands: a net top-up is paid in; a net repayment goes back out of the primes
-    reconciled = _mean(results, label, "paid_fee_reconciliation")
+    reconciled = _flow(results, label, "paid_fee_reconciliation")
     flows.append(("Commissioner", "Volume-band top-ups", reconciled))
     flows = [(a, b, v) for a, b, v in flows if v > 0]
+    outcomes = [(a, b, v) for a, b, v in outcomes if v > 0]
     flows += [(b, "Primes", v) for _, b, v in flows]
+    # a bond's outcome payments are the investors' (ledger: commissioner -> investors)
+    flows += outcomes + [(b, "Investors" if bond else "Primes", v) for _, b, v in outcomes]
+    if bond:
+        drawn = _flow(results, label, "investor_drawn")
+        gain = _flow(results, label, "investor_repaid") - drawn
+        flows.append(("Investors", "Primes", drawn))
+        flows.append(("Investors", "Investors' return", gain) if gain >= 0
+                     else ("Investors' capital (loss)", "Investors", -gain))
     if reconciled < 0:
         flows.append(("Primes", "Volume-band repayments", -reconciled))
-    margin = _mean(results, label, "prime_margin")
+    margin = _flow(results, label, "prime_margin")
     if margin < 0:
         flows.append(("Primes' reserves (loss)", "Primes", -margin))
-    flows.append(("Primes", "Front-line delivery", _mean(results, label, "prime_delivery_cost")))
-    flows.append(("Primes", "Overhead", _mean(results, label, "prime_overhead")))
+    flows.append(("Primes", "Front-line delivery", _flow(results, label, "prime_delivery_cost")))
+    flows.append(("Primes", "Overhead", _flow(results, label, "prime_overhead")))
     flows.append(("Primes", "Primes' margin", margin))
-    sub = _mean(results, label, SUBPRIME_INCOME)
+    sub = _flow(results, label, "subprime_income")
     if sub > 0:
         flows.append(("Primes", "Sub-primes", sub))
-        sub_margin = _mean(results, label, SUBPRIME_MARGIN)
-        delivery = (_mean(results, label, SUBPRIME_DELIVERY) if results.present(SUBPRIME_DELIVERY)
-                    else sub - sub_margin)
+        sub_margin = _flow(results, label, "subprime_margin")
+        delivery = (_flow(results, label, "subprime_delivery_cost")
+                    if results.present("subprime_delivery_cost") else sub - sub_margin)
         if sub_margin < 0:
             flows.append(("Sub-primes' reserves (loss)", "Sub-primes", -sub_margin))
         flows.append(("Sub-primes", "Front-line delivery", delivery))
         flows.append(("Sub-primes", "Sub-primes' margin", sub_margin))
-    for key in INVESTOR_KEYS:
-        if results.present(key):
-            flows.append(("Primes", "Investors", _mean(results, label, key)))
-            break
     return [(a, b, v) for a, b, v in flows if v > 0]
 
 
 _NODE_COLOURS = {
     "Commissioner": "#1f4e79", "Primes": "#2e75b6", "Sub-primes": "#9dc3e6",
-    "Investors": "#7030a0", "Front-line delivery": "#1a9850", "Overhead": "#bf9000",
+    "Investors": "#7030a0", "Investors' return": "#b4a7d6",
+    "Investors' capital (loss)": "#c00000", "Front-line delivery": "#1a9850", "Overhead": "#bf9000",
     "Primes' margin": "#70ad47", "Sub-primes' margin": "#a9d18e",
     "Primes' reserves (loss)": "#c00000", "Sub-primes' reserves (loss)": "#ff6666",
 }
@@ -363,8 +387,9 @@ _NODE_COLOURS = {
 def money_flow_figure(store: Store) -> go.Figure:
     """Money through the supply chain as a Sankey diagram, one per scenario.
 
-    From the commissioner, by kind of payment, to the primes, on to
-    sub-primes and investors where the store has such measures, and out to
+    From the commissioner, by kind of payment, to the primes (or, under a
+    social impact bond, to the investors, who pay the primes), on to
+    sub-primes where the store has such measures, and out to
     front-line delivery, overhead and margin. A loss (negative margin) enters
     as money drawn from the primes' reserves. Means over replications.
 
@@ -411,15 +436,13 @@ def money_flow_figure(store: Store) -> go.Figure:
 
 # --- market health ---------------------------------------------------------------------------
 
-_EVENT_WORDS = ("exit", "entr", "insolven", "hand_back", "handback", "failure")
-
-
 def _market_columns(monthly: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
     cols = list(monthly.columns)
-    active = [c for c in cols if c.startswith("active_subprimes")]
-    events = [c for c in cols if c not in active and not c.startswith("cash_")
-              and any(w in c for w in _EVENT_WORDS)]
-    cash = [c for c in cols if c.startswith("cash_")]
+    total = series("active_subprimes").key
+    active = ([total] if total in cols else []) + [
+        m.key for m in members("active_subprimes_{sector}", cols)]
+    events = [k for k in MARKET_EVENTS if k in cols]
+    cash = [m.key for m in members("cash_{prime name}", cols)]
     return active, events, cash
 
 
@@ -428,8 +451,8 @@ def market_health_figure(store: Store) -> go.Figure:
 
     Panels for what the monthly series hold: active sub-primes
     (``active_subprimes`` or the sum of ``active_subprimes_<sector>``);
-    cumulative counts of monthly events (columns naming exits, entries,
-    insolvencies, hand-backs or failures); and each prime's cash
+    cumulative counts of the monthly events of :data:`MARKET_EVENTS`
+    (sub-prime exits and entries, contracts handed back); and each prime's cash
     (``cash_<prime>``), where a line below zero is a prime that could not
     carry its losses. Means over replications.
 
@@ -443,7 +466,7 @@ def market_health_figure(store: Store) -> go.Figure:
         raise FigureDataMissing("the monthly series have no sub-prime, hand-back or cash columns")
     labels, note = _shown(results, MAX_PANELS)
     colours = scenario_colours(results.labels)
-    panels = ([("active", "Active sub-primes")] if active else []) + (
+    panels = ([("active", series("active_subprimes").label)] if active else []) + (
         [("events", "Cumulative market events")] if events else []) + (
         [("cash", "Primes' cash (£m)")] if cash else [])
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True,
@@ -457,14 +480,14 @@ def market_health_figure(store: Store) -> go.Figure:
             if panel == "active":
                 total = "active_subprimes" if "active_subprimes" in active else None
                 y = data[total] if total else data[active].sum(axis=1, min_count=1)
-                series = [("active sub-primes", y)]
+                lines = [(series("active_subprimes").label.lower(), y)]
             elif panel == "events":
-                series = [(c.replace("_", " "), data[c].fillna(0).cumsum())
-                          for c in events if data[c].notna().any()]
+                lines = [(series(c).label.lower(), data[c].fillna(0).cumsum())
+                         for c in events if data[c].notna().any()]
             else:
-                series = [(c.removeprefix("cash_"), data[c] / 1e6) for c in cash
-                          if data[c].notna().any()]
-            for j, (name, y) in enumerate(series):
+                lines = [(series(c).member or c, data[c] / 1e6) for c in cash
+                         if data[c].notna().any()]
+            for j, (name, y) in enumerate(lines):
                 fig.add_trace(go.Scatter(
                     x=data["month"], y=y, mode="lines", name=name,
                     legendgroup=label, legendgrouptitle_text=label if first else None,
@@ -474,7 +497,7 @@ def market_health_figure(store: Store) -> go.Figure:
                 first = False
         if panel == "cash":
             fig.add_hline(y=0, line=dict(color="#c00000", width=1), row=row, col=1)
-    fig.update_xaxes(title_text="month of contract", row=len(panels), col=1)
+    fig.update_xaxes(title_text=series("month").label.lower(), row=len(panels), col=1)
     return _layout(fig, "Market health over time", 200 + 260 * len(panels), note)
 
 
@@ -493,23 +516,22 @@ def equality_figure(store: Store) -> go.Figure:
 
     """
     results = read_batch(store)
-    panels = [(prefix, title) for prefix, title in (
-        ("true_impact_pp_", "True impact on reoffending (pp)"),
-        ("hours_per_engaged_person_", "Hours of service per engaged person"))
-        if any(results.present(prefix + g) for g in GROUPS)]
+    panels = [(pattern, family(pattern).title) for pattern in
+              ("true_impact_pp_{g}", "hours_per_engaged_person_{g}")
+              if any(results.present(m.key) for m in members(pattern))]
     if not panels:
         raise FigureDataMissing("the store has no outcomes or effort by group")
     labels, note = _shown(results, MAX_PANELS * 2)
     colours = scenario_colours(results.labels)
     fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[t for _, t in panels],
                         vertical_spacing=0.16)
-    for row, (prefix, _) in enumerate(panels, start=1):
-        groups = [g for g in GROUPS if results.present(prefix + g)]
+    for row, (pattern, _) in enumerate(panels, start=1):
+        groups = [m for m in members(pattern) if results.present(m.key)]
         for label in labels:
-            ivs = [results.stat(label, prefix + g) for g in groups]
+            ivs = [results.stat(label, m.key) for m in groups]
             errs = [_err(iv) for iv in ivs]
             fig.add_trace(go.Bar(
-                x=[GROUPS[g] for g in groups], y=[iv.mean for iv in ivs], name=label,
+                x=[GROUPS[m.member or m.key] for m in groups], y=[iv.mean for iv in ivs], name=label,
                 legendgroup=label, showlegend=row == 1, marker_color=colours[label],
                 error_y=dict(type="data", symmetric=False, array=[e[0] for e in errs],
                              arrayminus=[e[1] for e in errs]),
@@ -550,10 +572,11 @@ def sensitivity_figure(store: Store) -> go.Figure:
         raise FigureDataMissing("sensitivity.csv has neither Sobol (ST) nor Morris (mu_star) "
                                 "columns")
     measures = list(dict.fromkeys(sens["measure"].astype(str)))[:MAX_PANELS]
-    fig = make_subplots(rows=len(measures), cols=1, subplot_titles=measures,
+    fig = make_subplots(rows=len(measures), cols=1,
+                        subplot_titles=[describe(m)[0] for m in measures],
                         vertical_spacing=min(0.12, 0.4 / len(measures)))
-    for row, measure in enumerate(measures, start=1):
-        data = sens[sens["measure"].astype(str) == measure].sort_values(sort_by)
+    for row, key in enumerate(measures, start=1):
+        data = sens[sens["measure"].astype(str) == key].sort_values(sort_by)
         for col, conf, name, colour in bars:
             if col not in data:
                 continue

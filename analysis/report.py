@@ -1,10 +1,11 @@
 """A self-contained HTML report of a batch: what a commissioner opens and sends on.
 
 One file that works offline: plotly.js is embedded once, every figure comes
-with a short reading generated from the batch's own numbers, then the
-comparison table with 95% intervals, and everything needed to reproduce the
-batch (pbrsim version, root seed, seeds per replication, the resolved scenario
-definitions).
+with a short reading generated from the batch's own numbers
+(:mod:`pbrsim.analysis.readings`), then the comparison table with 95%
+intervals, and everything needed to reproduce the batch (pbrsim version, root
+seed, seeds per replication, the resolved scenario definitions). Labels and
+units come from the catalogue of measures (:mod:`pbrsim.sim.measures`).
 """
 
 from __future__ import annotations
@@ -21,23 +22,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import yaml
 from pbrsim.analysis import figures as fg
-from pbrsim.analysis.tables import (
-    KEY_MEASURES,
-    BatchResults,
-    comparison_table,
-    difference_interval,
-    format_interval,
-    format_value,
-    mean_interval,
-    read_batch,
-)
+from pbrsim.analysis import readings as rd
+from pbrsim.analysis.batch import BatchResults, read_batch
+from pbrsim.analysis.formatting import describe, format_interval, format_value, verdict
+from pbrsim.analysis.tables import KEY_MEASURES, comparison_table
 
-__all__ = ["Section", "build_sections", "write_report"]
+__all__ = ["FIGURES", "Section", "build_sections", "write_report"]
 
 logger = logging.getLogger(__name__)
 
-#: Scenarios spelt out one by one in a reading; beyond this only the extremes are named.
-MAX_NAMED = 4
 #: Scenarios beyond which the all-measures appendix is left to comparison.csv.
 MAX_APPENDIX_SCENARIOS = 6
 #: Scenarios shown as columns of a table; beyond this, scenarios are rows (at most MAX_TABLE_ROWS).
@@ -56,443 +49,21 @@ class Section:
     note: str | None = None
 
 
-class _Reader:
-    """Numbers a reading needs, with plain-English formatting."""
-
-    def __init__(self, results: BatchResults, reference: str) -> None:
-        self.r = results
-        self.ref = reference
-        self.labels = results.labels
-
-    def mean(self, label: str, measure: str) -> float:
-        return self.r.stat(label, measure).mean if self.r.present(measure) else math.nan
-
-    def v(self, measure: str, value: float) -> str:
-        return format_value(measure, value)
-
-    def with_ci(self, label: str, measure: str) -> str:
-        iv = self.r.stat(label, measure)
-        text = format_value(measure, iv.mean)
-        if math.isfinite(iv.low):
-            text += f" (95% CI {format_interval(measure, iv.low, iv.high)})"
-        return text
-
-    def diff(self, label: str, measure: str, other: str | None = None) -> str:
-        """``label`` minus ``other`` (default the reference) with its interval, in words."""
-        other = other or self.ref
-        paired = self.r.paired_with(label, other)
-        x, y = self.r.values(label, measure), self.r.values(other, measure)
-        if paired:
-            y = y.reindex(x.index)
-        iv = difference_interval(x.to_numpy(), y.to_numpy(), paired)
-        if not math.isfinite(iv.mean):
-            return "n/a"
-        text = format_value(measure, iv.mean, difference=True)
-        if math.isfinite(iv.low):
-            text += (f" (95% CI {format_interval(measure, iv.low, iv.high, True)}, "
-                     f"{'paired' if paired else 'Welch'}")
-            text += (")" if iv.low > 0 or iv.high < 0
-                     else "; not distinguishable from no difference)")
-        return text
-
-    def within(self, label: str, a: str, b: str) -> str:
-        """Measure ``a`` minus measure ``b`` within one scenario's runs, with its interval."""
-        iv = mean_interval((self.r.values(label, a) - self.r.values(label, b)).to_numpy())
-        text = f"{iv.mean:+.2f} pp"
-        if math.isfinite(iv.low):
-            text += f" (95% CI {iv.low:+.2f} to {iv.high:+.2f} pp"
-            text += ")" if iv.low > 0 or iv.high < 0 else "; not distinguishable from no gap)"
-        return text.replace("-", "−")
-
-    def same(self, measure: str) -> bool:
-        """Whether every scenario has the same mean of ``measure``."""
-        values = [v for _, v in self.ranked(measure)]
-        return len(values) > 1 and _same(values)
-
-    def ranked(self, measure: str) -> list[tuple[str, float]]:
-        """Scenarios with a defined mean of ``measure``, largest first."""
-        pairs = [(label, self.mean(label, measure)) for label in self.labels]
-        return sorted([p for p in pairs if math.isfinite(p[1])], key=lambda p: -p[1])
-
-
-def _same(values: list[float]) -> bool:
-    top = max(abs(v) for v in values)
-    return max(values) - min(values) <= 1e-9 * max(1.0, top)
-
-
-def _times(a: float, b: float) -> str:
-    ratio = a / b
-    return f"{ratio:.1f} times" if ratio >= 1.05 else f"{100 * ratio:.0f}% of"
-
-
-# --- readings --------------------------------------------------------------------------------
-
-
-def _read_outcome_cost(rd: _Reader) -> list[str]:
-    impact = rd.ranked("true_impact_pp")
-    cost = rd.ranked("commissioner_outlay")
-    out: list[str] = []
-    if len(impact) == 1:
-        label = impact[0][0]
-        return [f"{label} reduces reoffending by {rd.with_ci(label, 'true_impact_pp')} for an "
-                f"outlay of {rd.with_ci(label, 'commissioner_outlay')}."]
-    best, worst = impact[0], impact[-1]
-    if rd.same("true_impact_pp"):
-        out.append(f"Every design achieves the same true impact, "
-                   f"{rd.with_ci(best[0], 'true_impact_pp')}: with these providers' strategies "
-                   "the contract does not change what reduces reoffending.")
-    else:
-        out.append(f"{best[0]} reduces reoffending most, by "
-                   f"{rd.with_ci(best[0], 'true_impact_pp')}; {worst[0]} least, by "
-                   f"{rd.with_ci(worst[0], 'true_impact_pp')}: a difference of "
-                   f"{rd.diff(best[0], 'true_impact_pp', worst[0])}.")
-    if cost:
-        out.append(f"Outlay runs from {rd.v('commissioner_outlay', cost[-1][1])} ({cost[-1][0]}) "
-                   f"to {rd.v('commissioner_outlay', cost[0][1])} ({cost[0][0]}).")
-    others = [label for label in rd.labels if label != rd.ref][:MAX_NAMED]
-    for label in others:
-        text = (f"Against {rd.ref}, {label} changes the outlay by "
-                f"{rd.diff(label, 'commissioner_outlay')}")
-        if not rd.same("true_impact_pp"):
-            text += f" and the true impact by {rd.diff(label, 'true_impact_pp')}"
-        out.append(text + ".")
-    per = [p for p in rd.ranked("cost_per_reoffence_avoided_true") if p[1] > 0]
-    if per:
-        out.append(f"The lowest cost per reoffence truly avoided is "
-                   f"{rd.v('cost_per_reoffence_avoided_true', per[-1][1])}, under {per[-1][0]}"
-                   + (f"; the highest {rd.v('cost_per_reoffence_avoided_true', per[0][1])}, "
-                      f"under {per[0][0]}." if len(per) > 1 else "."))
-    return out
-
-
-def _read_measurement(rd: _Reader) -> list[str]:
-    errors = []
-    for label in rd.labels:
-        m, t = rd.mean(label, "measured_impact_pp"), rd.mean(label, "true_impact_pp")
-        if math.isfinite(m) and math.isfinite(t):
-            errors.append((label, m - t, m, t))
-    if not errors:
-        return []
-    same = len(errors) > 1 and _same([e[1] for e in errors])
-    if same:  # the error comes from the counterfactual alone: quote the reference
-        label, err, m, t = next((e for e in errors if e[0] == rd.ref), errors[0])
-    else:
-        label, err, m, t = max(errors, key=lambda e: abs(e[1]))
-    where = "Under every design" if same else f"Under {label}"
-    iv = rd.r.stat(label, "measurement_error_pp")
-    noise = math.isfinite(iv.low) and iv.low <= 0 <= iv.high
-    quote = f"measured {m:.2f} pp against true {t:.2f} pp"
-    out = []
-    if noise:
-        ci = format_interval("measurement_error_pp", iv.low, iv.high, True)
-        out.append(f"{where} the measured impact is close to the true impact ({quote}): the "
-                   f"error, {err:+.2f} pp (95% CI {ci}), is within the noise of {iv.n} "
-                   f"replications.".replace("-", "−").replace("−−", "−"))
-    else:
-        direction = "overstates" if err > 0 else "understates"
-        consequence = ("it pays for impact that did not happen" if err > 0 else
-                       "providers are credited with less than they achieved")
-        prefix = (f"{where} the measure" if same
-                  else f"The counterfactual misleads most under {label}: the measure")
-        out.append(f"{prefix} {direction} the true impact by {abs(err):.2f} pp ({quote}), so "
-                   f"{consequence}".replace("-", "−")
-                   + (": the error comes from the counterfactual, not from the design." if same
-                      else "."))
-    if not same and len(errors) > 1:
-        best = min(errors, key=lambda e: abs(e[1]))
-        out.append(f"The measure is closest to the truth under {best[0]} "
-                   f"({best[1]:+.2f} pp).".replace("-", "−"))
-    return out
-
-
-def _band_hours(rd: _Reader, label: str) -> dict[str, float]:
-    return {b: rd.mean(label, f"hours_per_engaged_person_{b}") for b in fg.BANDS
-            if math.isfinite(rd.mean(label, f"hours_per_engaged_person_{b}"))}
-
-
-_BAND_PEOPLE = {"low": "low-risk", "medium": "medium-risk", "high": "high-risk",
-                "very_high": "very high risk"}
-
-
-def _read_effort(rd: _Reader) -> list[str]:
-    out: list[str] = []
-    if rd.r.present("creaming_index") and not rd.same("creaming_index"):
-        top = rd.ranked("creaming_index")[0][0]
-        out.append(f"{top} creams most: its creaming index (effort on the most against the least "
-                   f"profitable people) is {rd.with_ci(top, 'creaming_index')}.")
-    designs = []  # (label, hours by band, caseload-weighted mean, very high risk / mean)
-    for label in rd.labels:
-        hours = _band_hours(rd, label)
-        if len(hours) < 2:
-            continue
-        weights = {b: rd.mean(label, f"share_{b}") for b in hours}
-        if all(math.isfinite(w) for w in weights.values()) and sum(weights.values()) > 0:
-            mean = sum(hours[b] * w for b, w in weights.items()) / sum(weights.values())
-        else:
-            mean = sum(hours.values()) / len(hours)
-        ratio = rd.mean(label, "effort_ratio_very_high")
-        if not math.isfinite(ratio) and "very_high" in hours and mean > 0:
-            ratio = hours["very_high"] / mean
-        designs.append((label, hours, mean, ratio))
-    if not designs:
-        return out or ["The store has no hours by risk band to compare."]
-
-    def spread(d: tuple) -> float:
-        hours = d[1]
-        low = min(hours.values())
-        return max(hours.values()) / low if low > 0 else math.inf
-
-    widest = max(designs, key=spread)
-    if spread(widest) < 1.05:
-        out.append(f"Every design gives every risk band about the same hours per engaged person "
-                   f"({widest[2]:.1f} h over the service): no sign of creaming or parking.")
-        return out
-    hours = widest[1]
-    most, least = max(hours, key=hours.__getitem__), min(hours, key=hours.__getitem__)
-    times = (f"{spread(widest):.1f} times the hours of" if math.isfinite(spread(widest))
-             else "hours where none go to")
-    out.append(f"Under {widest[0]}, {_BAND_PEOPLE[most]} people get {times} "
-               f"{_BAND_PEOPLE[least]} people ({hours[most]:.1f} h against {hours[least]:.1f} h "
-               "per engaged person).")
-    even = min(designs, key=spread)
-    if even[0] != widest[0]:
-        out.append(f"{even[0]} spreads effort most evenly: its bands are within "
-                   f"{100 * (spread(even) - 1):.0f}% of each other.")
-    ratios = [(d[0], d[3]) for d in designs if math.isfinite(d[3])]
-    if ratios:
-        low = min(ratios, key=lambda r: r[1])
-        high = max(ratios, key=lambda r: r[1])
-        if low[1] < 0.95:
-            out.append(f"Effort on very high risk people is {100 * low[1]:.0f}% of the mean under "
-                       f"{low[0]}, the lowest of the designs: the people who most need the "
-                       "service are parked.")
-        else:
-            out.append(f"No design gives very high risk people less than the average effort: "
-                       f"theirs is {100 * low[1]:.0f}% of the mean under {low[0]} and "
-                       f"{100 * high[1]:.0f}% under {high[0]}.")
-    return out
-
-
-def _read_incentives(rd: _Reader) -> list[str]:
-    out = []
-    if rd.r.present("creaming_index"):
-        top = rd.ranked("creaming_index")
-        out.append(f"{top[0][0]} creams most, with a creaming index of "
-                   f"{rd.with_ci(top[0][0], 'creaming_index')}; {top[-1][0]} least, with "
-                   f"{rd.v('creaming_index', top[-1][1])} (1 means no creaming).")
-    if rd.r.present("parking_share"):
-        top = rd.ranked("parking_share")
-        label = top[0][0]
-        out.append(f"{label} parks most: {rd.with_ci(label, 'parking_share')} of engaged people get "
-                   f"less than half the mean effort, against {rd.v('parking_share', top[-1][1])} "
-                   f"under {top[-1][0]}.")
-        bands = {b: rd.mean(label, f"parking_share_{b}") for b in fg.BANDS}
-        bands = {b: v for b, v in bands.items() if math.isfinite(v)}
-        if bands and top[0][1] > 0:
-            worst = max(bands, key=bands.__getitem__)
-            out.append(f"Under {label} the most parked are {_BAND_PEOPLE[worst]} people: "
-                       f"{100 * bands[worst]:.0f}% of them.")
-    if rd.r.present("risk_transfer_ratio"):
-        top = rd.ranked("risk_transfer_ratio")
-        value = top[0][1]
-        verdict = ("more than their share: risk is pushed down the supply chain" if value > 1
-                   else "no more than their share")
-        out.append(f"Risk lands hardest on sub-primes under {top[0][0]}: they carry "
-                   f"{value:.2f} times their share of income at risk ({verdict}).")
-    return out
-
-
-def _at_risk_share(rd: _Reader, label: str) -> float:
-    """Share of the primes' potential income that depended on measured outcomes.
-
-    Outcome payments plus withheld fees not earned back, over income plus
-    those unearned fees (pot payments come out of withheld fees, so withheld
-    fees earned back are counted once, as outcome payments).
-    """
-    income = rd.mean(label, "prime_income")
-    outcomes = rd.mean(label, "paid_outcomes")
-    lost = rd.mean(label, "withheld_fees_not_earned")
-    lost = lost if math.isfinite(lost) else 0.0
-    if not (math.isfinite(income) and math.isfinite(outcomes)) or income + lost <= 0:
-        return math.nan
-    return (outcomes + lost) / (income + lost)
-
-
-def _read_money(rd: _Reader) -> list[str]:
-    out = []
-    dead = rd.ranked("deadweight_payments")
-    if dead and dead[0][1] > 0:
-        label, value = dead[0]
-        ref_value = rd.mean(rd.ref, "deadweight_payments")
-        text = f"{label} pays {rd.v('deadweight_payments', value)} for deadweight (outcomes that " \
-               f"would have happened anyway)"
-        if label != rd.ref and math.isfinite(ref_value):
-            text += (f", {_times(value, ref_value)} {rd.ref}" if ref_value > 0
-                     else f", where {rd.ref} pays nothing for deadweight")
-        out.append(text + ".")
-    for label in rd.labels[:MAX_NAMED]:
-        outlay = rd.mean(label, "commissioner_outlay")
-        delivery = rd.mean(label, "prime_delivery_cost")
-        overhead = rd.mean(label, "prime_overhead")
-        margin = rd.mean(label, "prime_margin")
-        if not all(math.isfinite(x) for x in (outlay, delivery, overhead, margin)):
-            continue
-        text = (f"Under {label} the commissioner pays {rd.v('commissioner_outlay', outlay)}; the "
-                f"primes spend {rd.v('prime_delivery_cost', delivery)} on front-line delivery and "
-                f"{rd.v('prime_overhead', overhead)} on overhead, and ")
-        text += (f"keep a margin of {rd.v('prime_margin', margin)}." if margin >= 0
-                 else f"lose {rd.v('prime_margin', -margin)}, met from their own reserves.")
-        out.append(text)
-    front = rd.ranked("front_line_share")
-    if len(front) > 1 and not rd.same("front_line_share"):
-        out.append(f"The share of the commissioner's money that reaches front-line delivery is "
-                   f"highest under {front[0][0]} ({rd.v('front_line_share', front[0][1])}) and "
-                   f"lowest under {front[-1][0]} ({rd.v('front_line_share', front[-1][1])}).")
-    risk = [(label, _at_risk_share(rd, label)) for label in rd.labels]
-    risk = [p for p in risk if math.isfinite(p[1])]
-    if risk:
-        top = max(risk, key=lambda p: p[1])
-        low = min(risk, key=lambda p: p[1])
-        if top[1] > 0:
-            text = (f"Where risk lands: under {top[0]}, {100 * top[1]:.0f}% of the primes' "
-                    "income depends on measured outcomes, so the providers carry the risk that the "
-                    "service does not work")
-            if low[0] != top[0]:
-                text += (f"; under {low[0]}, {100 * low[1]:.0f}%, so the commissioner carries "
-                         "most of it")
-            out.append(text + ".")
-    return out
-
-
-def _read_market(rd: _Reader) -> list[str]:
-    out = []
-    for measure, words in (("subprime_exits", "sub-primes leave the market"),
-                           ("subprime_entries", "sub-primes enter"),
-                           ("prime_handbacks", "primes hand back their contracts")):
-        if rd.r.present(measure):
-            label, value = rd.ranked(measure)[0]
-            out.append(f"Most {words} under {label}: {value:.1f} on average.")
-    monthly = rd.r.monthly
-    cash = [c for c in monthly.columns if c.startswith("cash_")]
-    if cash:
-        means = rd.r.monthly_means(cash)
-        lows = []
-        for label in rd.labels:
-            data = means[means["label"] == label]
-            if data.empty:
-                continue
-            stacked = data.set_index("month")[cash].stack()
-            if stacked.empty:
-                continue
-            (month, col) = stacked.idxmin()
-            lows.append((label, float(stacked.min()), col.removeprefix("cash_"), int(month)))
-        if lows:
-            label, value, prime, month = min(lows, key=lambda x: x[1])
-            out.append(f"Cash runs lowest under {label}: {prime} is down to "
-                       f"{format_value('cash', value)} in month {month} (mean over replications)"
-                       + (", below zero: it could not have carried its losses." if value < 0
-                          else "."))
-    if rd.r.present("primes_in_deficit"):
-        worst = []
-        for label in rd.labels:
-            values = rd.r.values(label, "primes_in_deficit").dropna()
-            if len(values):
-                worst.append((label, int((values > 0).sum()), len(values)))
-        hit = [w for w in worst if w[1] > 0]
-        if hit:
-            out += [f"Under {label}, a prime ran out of cash in {k} of {n} replications."
-                    for label, k, n in hit[:MAX_NAMED]]
-        elif worst:
-            out.append("No prime ran out of cash in any replication of any design.")
-    return out
-
-
-_PEOPLE = {"low": "low-risk people", "medium": "medium-risk people", "high": "high-risk people",
-           "very_high": "very high risk people", "female": "women", "male": "men",
-           "age_18_24": "people aged 18-24", "age_25_39": "people aged 25-39",
-           "age_40_plus": "people aged 40 and over"}
-
-
-def _read_equality(rd: _Reader) -> list[str]:
-    out = []
-    protected = [g for g in ("female", "male", "age_18_24", "age_25_39", "age_40_plus")
-                 if rd.r.present(f"true_impact_pp_{g}")]
-    gaps = []
-    for label in rd.labels:
-        values = {g: rd.mean(label, f"true_impact_pp_{g}") for g in protected}
-        values = {g: v for g, v in values.items() if math.isfinite(v)}
-        if len(values) >= 2:
-            hi = max(values, key=values.__getitem__)
-            lo = min(values, key=values.__getitem__)
-            gaps.append((label, values[hi] - values[lo], hi, values[hi], lo, values[lo]))
-    if gaps:
-        label, gap, hi, vhi, lo, vlo = max(gaps, key=lambda g: g[1])
-        where = "Under every design" if _same([g[1] for g in gaps]) else f"Under {label}"
-        out.append(f"{where}, the true impact differs most between {_PEOPLE[hi]} "
-                   f"({vhi:.2f} pp) and {_PEOPLE[lo]} ({vlo:.2f} pp): "
-                   f"{rd.within(label, f'true_impact_pp_{hi}', f'true_impact_pp_{lo}')}.")
-        if "female" in protected and "male" in protected:
-            sex = [(label, rd.mean(label, "true_impact_pp_female")
-                    - rd.mean(label, "true_impact_pp_male")) for label in rd.labels]
-            sex = [s for s in sex if math.isfinite(s[1])]
-            if sex:
-                s = max(sex, key=lambda x: abs(x[1]))
-                where = ("Under every design" if _same([x[1] for x in sex])
-                         else f"Women and men differ most under {s[0]}, where")
-                out.append(f"{where} the true impact for women minus that for men is "
-                           f"{rd.within(s[0], 'true_impact_pp_female', 'true_impact_pp_male')}.")
-    bands = [(label, {b: rd.mean(label, f"true_impact_pp_{b}") for b in fg.BANDS})
-             for label in rd.labels]
-    very_high = [(label, v["very_high"]) for label, v in bands if math.isfinite(v["very_high"])]
-    if len(very_high) > 1 and not _same([v for _, v in very_high]):
-        low = min(very_high, key=lambda x: x[1])
-        high = max(very_high, key=lambda x: x[1])
-        out.append(f"Very high risk people gain least under {low[0]} (true impact "
-                   f"{low[1]:.2f} pp) and most under {high[0]} ({high[1]:.2f} pp)."
-                   .replace("-", "−"))
-    hours = [h for label in rd.labels if (h := _band_hours(rd, label))]
-    if hours and all(max(h.values()) - min(h.values()) < 0.01 * max(h.values()) for h in hours):
-        out.append("Every band gets the same hours per engaged person under every design, so "
-                   "these gaps come from who responds to the service, not from who gets it.")
-    return out
-
-
-def _read_sensitivity(rd: _Reader) -> list[str]:
-    sens = rd.r.sensitivity
-    if sens is None:
-        return []
-    col = "ST" if "ST" in sens.columns else "mu_star"
-    name = "total Sobol index" if col == "ST" else "Morris μ*"
-    out = []
-    for measure, data in list(sens.groupby("measure", sort=False))[:fg.MAX_PANELS]:
-        data = data.sort_values(col, ascending=False)
-        first = data.iloc[0]
-        text = (f"For {measure}, {first['parameter']} matters most ({name} "
-                f"{first[col]:.2f})")
-        if len(data) > 1:
-            second = data.iloc[1]
-            text += f", then {second['parameter']} ({second[col]:.2f})"
-        if col == "ST":
-            small = data.loc[data[col] < 0.05, "parameter"].astype(str).tolist()
-            if small:
-                text += f"; {', '.join(small)} hardly matter{'s' if len(small) == 1 else ''}"
-        out.append(text + ".")
-    return out
-
-
+#: The report's figure sections in order: key, title, figure, reading.
 FIGURES: tuple[tuple[str, str, Callable[[BatchResults], go.Figure],
-                     Callable[[_Reader], list[str]]], ...] = (
-    ("outcomes", "Outcomes against cost", fg.outcome_cost_figure, _read_outcome_cost),
-    ("measurement", "Measured against true impact", fg.measured_vs_true_figure, _read_measurement),
+                     Callable[[rd.Reader], list[str]]], ...] = (
+    ("outcomes", "Outcomes against cost", fg.outcome_cost_figure, rd.read_outcome_cost),
+    ("measurement", "Measured against true impact", fg.measured_vs_true_figure,
+     rd.read_measurement),
     ("effort", "Effort by risk band over time: creaming and parking", fg.effort_by_band_figure,
-     _read_effort),
+     rd.read_effort),
     ("incentives", "Creaming, parking and risk transfer", fg.incentive_effects_figure,
-     _read_incentives),
-    ("money", "Money through the supply chain", fg.money_flow_figure, _read_money),
-    ("market", "Market health", fg.market_health_figure, _read_market),
-    ("equality", "Equality: outcomes and effort by group", fg.equality_figure, _read_equality),
+     rd.read_incentives),
+    ("money", "Money through the supply chain", fg.money_flow_figure, rd.read_money),
+    ("market", "Market health", fg.market_health_figure, rd.read_market),
+    ("equality", "Equality: outcomes and effort by group", fg.equality_figure, rd.read_equality),
     ("sensitivity", "Sensitivity of the results to the parameters", fg.sensitivity_figure,
-     _read_sensitivity),
+     rd.read_sensitivity),
 )
 
 
@@ -506,7 +77,7 @@ def build_sections(store_dir: Path | BatchResults, reference: str | None = None)
 
     """
     results = read_batch(store_dir)
-    reader = _Reader(results, results.reference_label(reference))
+    reader = rd.Reader(results, results.reference_label(reference))
     sections = []
     for key, title, make, read in FIGURES:
         try:
@@ -557,19 +128,25 @@ def _e(text: object) -> str:
 
 
 def _cell(row: pd.Series, measure: str) -> str:
-    text = f"{_e(format_value(measure, row['mean']))}"
-    text += f'<span class="ci">{_e(format_interval(measure, row["ci_low"], row["ci_high"]))}</span>'
+    _, by = describe(measure)
+    text = f"{_e(format_value(by, row['mean']))}"
+    text += f'<span class="ci">{_e(format_interval(by, row["ci_low"], row["ci_high"]))}</span>'
     if row["difference_method"] != "reference" and math.isfinite(row["difference"]):
-        diff = format_value(measure, row["difference"], difference=True)
-        ci = format_interval(measure, row["difference_ci_low"], row["difference_ci_high"], True)
-        text += (f'<span class="diff">Δ {_e(diff)} ({_e(ci)}, '
-                 f'{_e(row["difference_method"])})</span>')
+        low, high = row["difference_ci_low"], row["difference_ci_high"]
+        diff = format_value(by, row["difference"], difference=True)
+        judged = verdict(by, low, high)
+        text += (f'<span class="diff">Δ {_e(diff)} ({_e(format_interval(by, low, high, True))}, '
+                 f'{_e(row["difference_method"])}{"; " + judged if judged else ""})</span>')
     return text
 
 
 def _table_html(results: BatchResults, table: pd.DataFrame, measures: list[tuple[str, str]],
                 differences: bool) -> str:
-    """Measures down, scenarios across; for many scenarios (a sweep), the other way round."""
+    """Measures down, scenarios across; for many scenarios (a sweep), the other way round.
+
+    ``measures`` are (key, label) pairs; a key may be a store column the
+    catalogue lacks (shown as a plain number under its key).
+    """
     indexed = table.set_index(["measure", "scenario"])
     reps = results.metrics.groupby("label")["replication"].nunique()
 
@@ -611,7 +188,7 @@ def _comparison_html(results: BatchResults, table: pd.DataFrame) -> str:
         "Welch": "Welch: difference of means with unequal variances, where the scenarios' "
                  "replications do not match",
     }
-    key = [(m, t) for m, t in KEY_MEASURES if results.present(m)]
+    key = [(m, describe(m)[0]) for m in KEY_MEASURES if results.present(m)]
     parts = [
         f"<p>Each cell: mean over replications, its 95% t-interval (undefined with one "
         f"replication), and Δ, the difference from <strong>{_e(ref)}</strong> with its 95% "
@@ -627,7 +204,7 @@ def _appendix_html(results: BatchResults, table: pd.DataFrame) -> str:
     if len(results.labels) > MAX_APPENDIX_SCENARIOS:
         return (f"<p>{len(results.labels)} scenarios: too many to list here; see "
                 "<code>comparison.csv</code>.</p>")
-    measures = [(m, m) for m in results.measures]
+    measures = [(m, f"{describe(m)[0]} · {m}") for m in results.measures]
     return _table_html(results, table, measures, False)
 
 

@@ -13,6 +13,13 @@ and moved into place with :func:`os.replace`, so a reader (or a resumed
 batch) sees a run completely or not at all. A run's monthly file is written
 before its metrics file: the metrics file is what marks a run as done.
 
+This module is the one home of the format: the file names and layout, reading
+it (:func:`read_batch`, :func:`read_metrics`, :func:`read_monthly`,
+:func:`read_definition`, :func:`read_sensitivity`), writing and resuming it
+(:func:`prepare_store`, :class:`ResultsStore`) and its one error,
+:class:`StoreError`. ``analysis`` reads stores through it. It imports no model
+code, so reading a store does not import Mesa.
+
 Query it directly::
 
     duckdb.sql("select * from read_parquet('DIR/metrics/*.parquet', union_by_name=true)").df()
@@ -25,27 +32,36 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pbrsim.experiments.worker import RunRecord
 
 from pbrsim._version import __version__
 
+if TYPE_CHECKING:  # the worker imports the model; reading a store must not
+    from pbrsim.experiments.worker import RunRecord
+
 __all__ = [
+    "BATCH_FILE",
     "FORMAT",
     "FORMAT_VERSION",
     "IDENTITY_COLUMNS",
+    "METRICS_DIR",
+    "MONTHLY_DIR",
+    "SCENARIOS_DIR",
+    "SENSITIVITY_FILE",
     "ResultsStore",
     "StoreError",
     "open_store",
     "prepare_store",
     "read_batch",
+    "read_definition",
     "read_metrics",
     "read_monthly",
+    "read_sensitivity",
     "write_atomic",
 ]
 
@@ -54,6 +70,10 @@ logger = logging.getLogger(__name__)
 FORMAT = "pbrsim-results"
 FORMAT_VERSION = 1
 BATCH_FILE = "batch.json"
+SCENARIOS_DIR = "scenarios"
+METRICS_DIR = "metrics"
+MONTHLY_DIR = "monthly"
+SENSITIVITY_FILE = "sensitivity.csv"
 _TEMP_SUFFIX = ".tmp"
 
 #: Columns of a metrics file that are not metrics, in order.
@@ -84,7 +104,10 @@ _IDENTITY_SCHEMA = pa.schema(
 
 
 class StoreError(ValueError):
-    """A results folder that cannot be read, created or resumed, and why."""
+    """A results folder that is missing, broken, foreign or incomplete, or cannot be created or resumed.
+
+    The message names the folder or file and the problem.
+    """
 
 
 def write_atomic(dest: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -124,17 +147,17 @@ class ResultsStore:
 
     def metrics_path(self, run_id: str) -> Path:
         """Where a run's metrics file goes."""
-        return self.root / "metrics" / f"{run_id}.parquet"
+        return self.root / METRICS_DIR / f"{run_id}.parquet"
 
     def monthly_path(self, run_id: str) -> Path:
         """Where a run's monthly file goes."""
-        return self.root / "monthly" / f"{run_id}.parquet"
+        return self.root / MONTHLY_DIR / f"{run_id}.parquet"
 
     def statuses(self) -> dict[str, str]:
         """Status ("ok" or "failed") of every run whose metrics file has landed."""
-        if not any((self.root / "metrics").glob("*.parquet")):
+        if not any((self.root / METRICS_DIR).glob("*.parquet")):
             return {}
-        glob = _sql_string(str(self.root / "metrics" / "*.parquet"))
+        glob = _sql_string(str(self.root / METRICS_DIR / "*.parquet"))
         try:
             with duckdb.connect() as con:
                 rows = con.sql(
@@ -154,7 +177,7 @@ class ResultsStore:
         """Delete temporary files left by an interrupted batch; return how many there were."""
         leftovers = [
             p
-            for d in ("", "metrics", "monthly", "scenarios")
+            for d in ("", METRICS_DIR, MONTHLY_DIR, SCENARIOS_DIR)
             for p in (self.root / d).glob(f".*{_TEMP_SUFFIX}")
         ]
         for p in leftovers:
@@ -209,13 +232,16 @@ def read_batch(root: str | Path) -> dict[str, Any]:
     """Read the batch description of a results folder, checked to be a pbrsim store we can read.
 
     Raises:
-        StoreError: the folder is missing, not a store, or its batch.json is broken or foreign.
+        StoreError: the folder is missing or not a folder, or is not a store, or its batch.json is
+            broken, foreign, of another format version or incomplete.
 
     """
     root = Path(root)
     path = root / BATCH_FILE
-    if not root.is_dir():
+    if not root.exists():
         raise StoreError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise StoreError(f"{root}: is not a folder")
     if not path.exists():
         raise StoreError(f"{root}: not a pbrsim results store (no {BATCH_FILE})")
     try:
@@ -223,7 +249,10 @@ def read_batch(root: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StoreError(f"{path}: cannot be read as JSON ({exc})") from None
     if not isinstance(batch, dict) or batch.get("format") != FORMAT:
-        raise StoreError(f"{path}: not a pbrsim results store (format is not {FORMAT!r})")
+        found = batch.get("format") if isinstance(batch, dict) else type(batch).__name__
+        raise StoreError(
+            f"{path}: not a pbrsim results store (format is {found!r}, expected {FORMAT!r})"
+        )
     if batch.get("format_version") != FORMAT_VERSION:
         raise StoreError(
             f"{path}: results format version {batch.get('format_version')!r}; "
@@ -328,10 +357,10 @@ def prepare_store(
         return store, True
     if resume:
         logger.info("%s: nothing to resume; starting the batch", root)
-    for sub in ("scenarios", "metrics", "monthly"):
+    for sub in (SCENARIOS_DIR, METRICS_DIR, MONTHLY_DIR):
         (root / sub).mkdir(parents=True, exist_ok=True)
     for digest, definition in scenarios.items():
-        _write_json(root / "scenarios" / f"{digest}.json", definition)
+        _write_json(root / SCENARIOS_DIR / f"{digest}.json", definition)
     _write_json(root / BATCH_FILE, batch)  # last: a store exists once its description does
     return ResultsStore(root, batch), False
 
@@ -344,10 +373,13 @@ def _read_parquet(folder: Path, order: str, empty_columns: list[str]) -> pd.Data
     if not any(folder.glob("*.parquet")):
         return pd.DataFrame(columns=empty_columns)
     glob = _sql_string(str(folder / "*.parquet"))
-    with duckdb.connect() as con:
-        return con.sql(
-            f"select * from read_parquet({glob}, union_by_name=true) order by {order}"
-        ).df()
+    try:
+        with duckdb.connect() as con:
+            return con.sql(
+                f"select * from read_parquet({glob}, union_by_name=true) order by {order}"
+            ).df()
+    except duckdb.Error as exc:
+        raise StoreError(f"{folder}: cannot read the Parquet files ({exc})") from None
 
 
 def read_metrics(root: str | Path) -> pd.DataFrame:
@@ -359,7 +391,7 @@ def read_metrics(root: str | Path) -> pd.DataFrame:
         StoreError: ``root`` is not a readable results store.
 
     """
-    return _read_parquet(Path(root) / "metrics", "run_id", list(IDENTITY_COLUMNS))
+    return _read_parquet(Path(root) / METRICS_DIR, "run_id", list(IDENTITY_COLUMNS))
 
 
 def read_monthly(root: str | Path) -> pd.DataFrame:
@@ -372,5 +404,37 @@ def read_monthly(root: str | Path) -> pd.DataFrame:
 
     """
     return _read_parquet(
-        Path(root) / "monthly", "run_id, month", ["run_id", "scenario", "replication", "month"]
+        Path(root) / MONTHLY_DIR, "run_id, month", ["run_id", "scenario", "replication", "month"]
     )
+
+
+def read_definition(root: str | Path, scenario_hash: str) -> dict[str, Any] | None:
+    """Return the resolved scenario definition ``scenarios/<hash>.json``, or None if absent.
+
+    Raises:
+        StoreError: the file exists but is not readable JSON.
+
+    """
+    path = Path(root) / SCENARIOS_DIR / f"{scenario_hash}.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreError(f"{path}: cannot be read as JSON ({exc})") from None
+
+
+def read_sensitivity(root: str | Path) -> pd.DataFrame | None:
+    """Return the sensitivity indices of ``sensitivity.csv``, or None without one.
+
+    Raises:
+        StoreError: the file exists but cannot be parsed.
+
+    """
+    path = Path(root) / SENSITIVITY_FILE
+    if not path.exists():
+        return None
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise StoreError(f"{path}: cannot be read ({exc})") from None

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import pytest
 from pbrsim.analysis import figures as fg
 from pbrsim.analysis.tables import read_batch
+from pbrsim.sim.measures import Unit, measure
 
 from tests.conftest_analysis import run, write_store
 
@@ -112,20 +113,45 @@ def test_money_flows_balance_through_the_primes(store):
     assert ("Primes", "Primes' margin", pytest.approx(5e5)) in pbr
     fig = fg.money_flow_figure(store)
     assert [t.type for t in fig.data] == ["sankey", "sankey"]
-    assert any(label.startswith("Outcome payments (binary)") for label in fig.data[0].node.label)
+    assert any(label.startswith("Outcome payments, binary measure") for label in fig.data[0].node.label)
 
 
-def test_money_flows_include_subprimes_and_investors_when_measured(tmp_path):
-    """Sub-prime and investor measures add their nodes; the sub-primes balance too."""
-    extra = {"subprime_income": 1e6, "subprime_delivery_cost": 1.2e6, "subprime_margin": -2e5,
-             "investor_return": 3e5}
-    path = write_store(tmp_path / "s", [run("SIB", 0, _metrics(6e6, 2.0, 2.0, 0.0, extra))])
-    flows = fg.money_flows(read_batch(path), "SIB")
+def test_money_flows_include_subprimes_when_measured(tmp_path):
+    """Sub-prime measures add their nodes; the sub-primes balance too."""
+    extra = {"subprime_income": 1e6, "subprime_delivery_cost": 1.2e6, "subprime_margin": -2e5}
+    path = write_store(tmp_path / "s", [run("Chain", 0, _metrics(6e6, 2.0, 2.0, 0.0, extra))])
+    flows = fg.money_flows(read_batch(path), "Chain")
     nodes = {n for a, b, _ in flows for n in (a, b)}
-    assert {"Sub-primes", "Investors", "Sub-primes' reserves (loss)"} <= nodes
+    assert {"Sub-primes", "Sub-primes' reserves (loss)"} <= nodes and "Investors" not in nodes
     into = sum(v for _, b, v in flows if b == "Sub-primes")
     out = sum(v for a, _, v in flows if a == "Sub-primes")
     assert into == pytest.approx(out) == pytest.approx(1.2e6)
+
+
+def test_only_money_flows_and_a_rate_is_never_one(tmp_path):
+    """Known wrong output (issue 9): investor_return, a rate, was drawn as money to investors.
+
+    Under a bond the commissioner's outcome payments go to the investors, who pay the primes
+    from the capital they draw and keep the rest; investor_return (7%) is no flow at all.
+    """
+    assert all(measure(key).unit is Unit.MONEY for key in fg.FLOW_MEASURES)
+    m = {"commissioner_outlay": 6.3e6, "true_impact_pp": 2.0, "paid_fees": 0.0,
+         "paid_outcome_frequency": 6.3e6, "paid_outcomes": 6.3e6, "prime_income": 5e6,
+         "prime_delivery_cost": 4.4e6, "prime_overhead": 0.9e6, "prime_margin": -0.3e6,
+         "investor_drawn": 5e6, "investor_repaid": 6.3e6, "investor_return": 0.07,
+         "investor_capital": 5e6}
+    path = write_store(tmp_path / "s", [run("SIB", 0, m)])
+    flows = fg.money_flows(read_batch(path), "SIB")
+    assert ("Outcome payments, frequency measure", "Investors", pytest.approx(6.3e6)) in flows
+    assert ("Investors", "Primes", pytest.approx(5e6)) in flows
+    assert ("Investors", "Investors' return", pytest.approx(1.3e6)) in flows
+    assert not any(v == pytest.approx(0.07) for _, _, v in flows)
+    assert not any(a == "Primes" and b == "Investors" for a, b, _ in flows)
+    for node in ("Primes", "Investors"):  # money in equals money out
+        into = sum(v for _, b, v in flows if b == node)
+        assert into == pytest.approx(sum(v for a, _, v in flows if a == node))
+    with pytest.raises(ValueError, match="investor_return is not a flow of money"):
+        fg._flow(read_batch(path), "SIB", "investor_return")
 
 
 def test_market_health_falls_back_to_primes_cash(store):
@@ -155,7 +181,7 @@ def test_equality_bars_by_group(store):
     fig = fg.equality_figure(store)
     assert len(fig.data) == 2 * 2
     assert list(fig.data[0].x) == ["Low risk", "Medium risk", "High risk", "Very high risk",
-                                   "Female", "Male"]
+                                   "Women", "Men"]
 
 
 def test_incentive_effects_when_measured(tmp_path, store):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from pbrsim.analysis.report import write_report
 from pbrsim.analysis.tables import (
     StoreError,
     comparison_table,
@@ -138,10 +139,10 @@ def test_reference_default_and_choice(tmp_path, store):
 
 def test_failed_runs_are_left_out_and_noted(tmp_path):
     """A failed run does not count; the store says how many failed."""
-    runs = [run("A", 0, {"x": 1.0}), run("A", 1, {"x": 3.0}),
-            run("A", 2, {"x": None}, status="failed", error="ZeroDivisionError: boom")]
+    runs = [run("A", 0, {"referrals": 1.0}), run("A", 1, {"referrals": 3.0}),
+            run("A", 2, {"referrals": None}, status="failed", error="ZeroDivisionError: boom")]
     results = read_batch(write_store(tmp_path / "s", runs))
-    assert results.stat("A", "x").mean == 2.0 and results.stat("A", "x").n == 2
+    assert results.stat("A", "referrals").mean == 2.0 and results.stat("A", "referrals").n == 2
     assert any("1 of 3 runs failed" in note for note in results.notes)
     assert results.failed["error"].tolist() == ["ZeroDivisionError: boom"]
     broken = write_store(tmp_path / "t", [run("A", 0, {"x": None}, status="failed", error="boom")])
@@ -162,13 +163,18 @@ def test_sweep_points_with_one_name_get_distinct_labels(tmp_path):
     (lambda p: None, "no such folder"),
     (lambda p: p.write_text("x"), "is not a folder"),
     (lambda p: p.mkdir(), "no batch.json"),
-    (lambda p: (p.mkdir(), (p / "batch.json").write_text("{oops")), "not valid JSON"),
+    (lambda p: (p.mkdir(), (p / "batch.json").write_text("{oops")), "cannot be read as JSON"),
     (lambda p: (p.mkdir(), (p / "batch.json").write_text('{"format": "other"}')),
      "expected 'pbrsim-results'"),
     (lambda p: (p.mkdir(), (p / "batch.json").write_text(
-        json.dumps({"format": "pbrsim-results", "format_version": 9}))), "format_version 9"),
+        json.dumps({"format": "pbrsim-results", "format_version": 9}))),
+     "results format version 9"),
     (lambda p: (p.mkdir(), (p / "batch.json").write_text(
-        json.dumps({"format": "pbrsim-results", "format_version": 1, "runs": [{}, {}]}))),
+        json.dumps({"format": "pbrsim-results", "format_version": 1}))),
+     "incomplete batch description"),
+    (lambda p: (p.mkdir(), (p / "batch.json").write_text(
+        json.dumps({"format": "pbrsim-results", "format_version": 1, "root_seed": 1,
+                    "experiment": {}, "runs": [{}, {}]}))),
      "0 of 2 runs have finished"),
 ])
 def test_broken_stores_are_refused_with_the_folder_and_the_problem(tmp_path, setup, message):
@@ -191,7 +197,7 @@ def test_print_comparison_prints_key_measures_and_writes_every_measure(tmp_path)
     console = Console(record=True, width=200)
     print_comparison(path, console=console)
     text = console.export_text()
-    assert "True impact on reoffending" in text and "Commissioner outlay" in text
+    assert "True impact on reoffending" in text and "Total outlay by the commissioner" in text
     assert "obscure_measure" not in text
     assert "£2.00m" in text and "Δ +£1.00m" in text and "undefined" in text
     assert "paired" in text and "Welch" in text
@@ -200,8 +206,8 @@ def test_print_comparison_prints_key_measures_and_writes_every_measure(tmp_path)
                                                          "obscure_measure"}
 
 
-def test_format_value_reads_units_from_the_name():
-    """£ for money, % for rates and shares, pp for impacts, hours for effort."""
+def test_format_value_takes_units_from_the_catalogue():
+    """£ for money, % for shares, pp for impacts, hours for effort: from the catalogue, not names."""
     assert format_value("commissioner_outlay", 6_438_960) == "£6.44m"
     assert format_value("prime_margin", -3_124_800, difference=True) == "−£3.12m"
     assert format_value("true_reoffending_rate", 0.3341) == "33.4%"
@@ -211,3 +217,56 @@ def test_format_value_reads_units_from_the_name():
     assert format_value("creaming_index", None) == "n/a"
     assert format_interval("true_impact_pp", 1.1, 4.2) == "1.10 to 4.20 pp"
     assert format_interval("true_impact_pp", float("nan"), 4.2) == "undefined"
+
+
+def test_rates_print_as_percentages_and_counts_as_counts():
+    """Known wrong output (issue 9): the name-guesser printed these as £0 and £2."""
+    assert format_value("margin_cap", 0.05) == "5.0%"
+    assert format_value("investor_return", 0.07) == "7.0%"
+    assert format_value("investor_irr", -0.031) == "−3.1%"
+    assert format_value("primes_with_losses", 2) == "2"
+    assert format_value("subprime_exits_losses", 3) == "3"
+    assert format_value("handbacks", 1.5) == "1.5"
+    assert format_value("investor_capital_exhausted_month", 14) == "month 14"
+    assert format_value("merlin_standard", 1) == "on"
+    assert format_value("sib_pilot_reduction_pct", 9.7) == "9.7%"
+    assert format_value("primes_with_losses", 1, difference=True) == "+1"
+
+
+def test_a_misspelt_measure_fails_loudly():
+    """Analysis names measures through the catalogue: a misspelt key raises, naming it."""
+    with pytest.raises(KeyError, match="unknown final metric 'true_impact'.*'true_impact_pp'"):
+        format_value("true_impact", 1.0)
+
+
+def test_the_comparison_prints_rates_and_counts_in_their_units(tmp_path):
+    """In a printed comparison, a margin cap and a return are %, hand-backs a count."""
+    runs = [run(s, r, {"true_impact_pp": 1.0 + r, "margin_cap": 0.05, "investor_return": 0.07,
+                       "handbacks": 2.0})
+            for s in ("Fees", "PbR") for r in range(2)]
+    path = write_store(tmp_path / "s", runs, reference="Fees")
+    results = read_batch(path)
+    table = comparison_table(results)
+    cap = _row(table, "PbR", "margin_cap")
+    assert format_value("margin_cap", cap["mean"]) == "5.0%"
+    assert format_value("handbacks", _row(table, "PbR", "handbacks")["mean"]) == "2"
+    text = write_report(results).read_text(encoding="utf-8")
+    assert "5.0%" in text and "7.0%" in text and "£0" not in text and "£2" not in text
+
+
+def test_better_or_worse_follows_the_catalogue_direction(tmp_path):
+    """A difference whose interval excludes zero is judged by the measure's direction."""
+    runs = [run("Fees", r, {"commissioner_outlay": 1e6 + 1e4 * r, "true_impact_pp": 1.0 + r,
+                            "prime_margin": 1e5 + r})
+            for r in range(3)]
+    runs += [run("PbR", r, {"commissioner_outlay": 2e6 + 2e4 * r, "true_impact_pp": 2.0 + r,
+                            "prime_margin": 2e5 + r})
+             for r in range(3)]
+    path = write_store(tmp_path / "s", runs, reference="Fees")
+    console = Console(record=True, width=200)
+    print_comparison(path, console=console)
+    text = console.export_text()
+    assert "Δ +£1.01m (worse)" in text  # outlay: lower is better
+    assert "Δ +1.00 pp (better)" in text  # true impact: higher is better
+    # the primes' margin has no better direction for the commissioner: no verdict
+    assert "Δ +£100,000" in text and "Δ +£100,000 (" not in text

@@ -69,7 +69,7 @@ def test_report_readings_come_from_the_numbers(sim_report):
             in text)
     outlay = results.stat("Fee for service", "commissioner_outlay").mean
     assert format_value("commissioner_outlay", outlay) in text
-    assert "For true_impact_pp, price matters most (total Sobol index 0.70)" in text
+    assert "For true impact on reoffending, price matters most (total Sobol index 0.70)" in text
 
 
 def test_readings_change_with_the_data(tmp_path):
@@ -86,7 +86,7 @@ def test_readings_change_with_the_data(tmp_path):
         for r in range(2)]
     sections = {s.key: s for s in build_sections(write_store(tmp_path / "s", runs))}
     reading = " ".join(sections["effort"].reading)
-    assert ("Under Creamer, low-risk people get 3.0 times the hours of very high risk people "
+    assert ("Under Creamer, low risk people get 3.0 times the hours of very high risk people "
             "(60.0 h against 20.0 h per engaged person)") in reading
     assert "Effort on very high risk people is 50% of the mean under Creamer" in reading
     assert "Even spreads effort most evenly" in reading
@@ -128,7 +128,7 @@ def test_cli_refuses_a_broken_store_with_exit_code_2(tmp_path, capsys, broken):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(path) in err
     assert {"missing": "no such folder", "empty": "no batch.json",
-            "bad_json": "not valid JSON"}[broken] in err
+            "bad_json": "cannot be read as JSON"}[broken] in err
 
 
 def test_report_renders_in_a_headless_browser(sim_report, tmp_path):
@@ -179,3 +179,23 @@ def test_a_sweep_gets_scenarios_as_rows_and_one_replication_intervals_undefined(
     assert "<thead><tr><th>scenario</th>" in text
     assert "Sweep (price=1700) (n=1)" in text and "undefined" in text
     assert "Sweep (price=1700) reduces reoffending most, by 7.00 pp" in text
+
+
+def test_hand_backs_are_read_from_the_run_metric(tmp_path):
+    """Known wrong output (issue 9): the reading looked up prime_handbacks, a monthly column.
+
+    A short lowest-tender competition makes primes fail and hand their areas back
+    (``handbacks``, ``prime_failures``); the market reading now says so, with the mean.
+    """
+    store = sim_store(tmp_path / "results", scenarios=("fee_for_service",
+                                                       "competition_lowest_tender"),
+                      replications=1)
+    results = read_batch(store)
+    label = results.labels[1]
+    handbacks = results.stat(label, "handbacks").mean
+    assert handbacks > 0 and results.stat(results.labels[0], "handbacks").mean == 0
+    market = {s.key: s for s in build_sections(results)}["market"]
+    reading = " ".join(market.reading)
+    assert (f"Most contracts are handed back by failing primes under {label}: "
+            f"{format_value('handbacks', handbacks)} on average.") in reading
+    assert f"Most primes fail under {label}" in reading

@@ -48,13 +48,16 @@ def test_sections_report_the_runs_numbers(summary):
     name, m, sections = summary
     rows = {label.strip(): value for section in sections.values() for label, value in section}
     if name == "peterborough_sib":
-        assert rows["Investors' capital committed"] == "£5.0m"
-        assert rows["Cohorts paid early (met the cohort trigger)"].endswith(" of 2")
+        assert rows["Investors' capital committed"] == "£5.00m"
+        assert rows["Bond cohorts"] == "2"
+        assert rows["Cohorts paid early (met the cohort trigger)"] == (
+            f"{m['sib_cohorts_paid_early']:,.0f}")
+        assert rows["Investors' return a year"] == f"{100 * m['investor_return']:.1f}%".replace("-", "−")
     if name == "margin_cap":
         assert rows["Cap on prime margin (share of income)"] == "15.0%"
         assert "Margin clawed back by the commissioner" in rows
     if name == "merlin_stewardship":
-        assert rows["Merlin-style supply-chain standard"] == "in force"
+        assert rows["Merlin-style supply-chain standard"] == "on"
     if name == "selection_at_referral":
         assert rows["Referrals refused (no commissioned service, not measured)"] == (
             f"{m['referrals_refused']:,.0f}")
