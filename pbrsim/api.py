@@ -255,7 +255,6 @@ def compare(scenarios: Sequence[ScenarioSource], reps: int = 5, *, seed: int | N
     from pbrsim.experiments.batch import execute_plan
     from pbrsim.experiments.plan import plan_experiment
     from pbrsim.experiments.spec import DEFAULT_ROOT_SEED, Experiment
-
     from pbrsim.scenario_files import scenario_hash
 
     folder = _new_folder(out)

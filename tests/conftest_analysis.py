@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = {"cohort": {"referrals_per_year": 3000}, "contract": {"months": 12}}
+SMALL = {"cohort": {"referrals_per_year": 3000}, "contract": {"referral_months": 12}}
 ID_TYPES = {"run_id": pa.string(), "scenario": pa.string(), "scenario_hash": pa.string(),
             "replication": pa.int64(), "seed": pa.int64(), "params": pa.string(),
             "status": pa.string(), "error": pa.string(), "elapsed_s": pa.float64()}

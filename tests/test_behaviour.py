@@ -19,7 +19,7 @@ VOLUME = {"referrals_per_year": 12000}
 
 def runs(name: str, strategy: str = "profit_seeking", **fields):
     """Metrics of a shipped design with every prime on one strategy, for each seed."""
-    design = with_primes(small(name, cohort=VOLUME, contract={"months": 36}), strategy=strategy, **fields)
+    design = with_primes(small(name, cohort=VOLUME, contract={"referral_months": 36}), strategy=strategy, **fields)
     return [run_scenario(design, seed).metrics for seed in SEEDS]
 
 
@@ -69,7 +69,7 @@ def test_uniform_primes_show_no_creaming_under_any_contract(name):
 def test_service_floor_lifts_the_parked():
     """A minimum service specification cuts parking under binary PbR."""
     base = runs("binary_pbr")
-    floored = [run_scenario(with_primes(small("binary_pbr", cohort=VOLUME, contract={"months": 36}),
+    floored = [run_scenario(with_primes(small("binary_pbr", cohort=VOLUME, contract={"referral_months": 36}),
                                         floor=2.0, strategy="profit_seeking"), s).metrics for s in SEEDS]
     for b, f in zip(base, floored, strict=True):
         assert f["hours_per_engaged_person_low"] >= 24.0

@@ -24,11 +24,11 @@ from tests.conftest_analysis import run, write_store
 
 #: Short enough for seconds over every shipped scenario, long enough for a contract year,
 #: volume-band reconciliations and a volume shock (from month 13).
-SHORT = {"cohort": {"referrals_per_year": 2000}, "contract": {"months": 24}}
+SHORT = {"cohort": {"referrals_per_year": 2000}, "contract": {"referral_months": 24}}
 #: Scenarios that need more than SHORT to produce all their measures, and why.
 LONGER = {
     # the primes' margin passes the cap (and margin is clawed back) only at a larger volume
-    "margin_cap": {"cohort": {"referrals_per_year": 20000}, "contract": {"months": 24}},
+    "margin_cap": {"cohort": {"referrals_per_year": 20000}, "contract": {"referral_months": 24}},
 }
 ODD = (ROOT / "docs" / "ODD.md").read_text(encoding="utf-8")
 

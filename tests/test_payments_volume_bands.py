@@ -133,7 +133,7 @@ def test_bands_need_fees_for_service():
 def banded(factor: float, months: int = 24):
     """Small tr_hybrid (2,000 planned referrals a year per area), referrals at ``factor`` x plan."""
     return small("tr_hybrid", cohort={"volume_shocks": [{"start_month": 1, "factor": factor}]},
-                 contract={"months": months})
+                 contract={"referral_months": months})
 
 
 def expected_reconciliation(model: PbRModel, area: int, first: int, last: int,

@@ -13,7 +13,7 @@ from pbrsim.scenario_files import load_scenario
 from tests.conftest import SHIPPED
 
 #: Small enough to be quick, long enough for a contract year and a volume shock (from month 13).
-FAST = {"cohort": {"referrals_per_year": 3000}, "contract": {"months": 24}}
+FAST = {"cohort": {"referrals_per_year": 3000}, "contract": {"referral_months": 24}}
 
 #: Sections shown only for designs that have their measures, by scenario file.
 OPTIONAL = {"Commissioning", "Stewardship", "Social impact bond", "Selection at referral"}
