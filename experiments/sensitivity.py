@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pbrsim.experiments.designs import build_design
 from pbrsim.experiments.spec import Experiment, MorrisSweep, SobolSweep
-from pbrsim.experiments.store import read_batch, read_metrics, write_atomic
+from pbrsim.experiments.store import SENSITIVITY_FILE, read_batch, read_metrics, write_atomic
 from SALib.analyze import morris as morris_analysis
 from SALib.analyze import sobol as sobol_analysis
 
@@ -28,7 +28,7 @@ __all__ = ["SENSITIVITY_FILE", "analyse_store", "is_sensitivity_design", "write_
 
 logger = logging.getLogger(__name__)
 
-SENSITIVITY_FILE = "sensitivity.csv"
+
 _SOBOL_COLUMNS = ["S1", "S1_conf", "ST", "ST_conf"]
 _MORRIS_COLUMNS = ["mu_star", "mu_star_conf", "sigma"]
 
