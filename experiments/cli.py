@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from pbrsim.analysis.formatting import format_value
 from pbrsim.experiments.batch import execute_plan
 from pbrsim.experiments.plan import Plan, plan_experiment
 from pbrsim.experiments.runner import ClusterError
@@ -32,6 +33,7 @@ from pbrsim.experiments.store import (
     open_store,
     read_metrics,
 )
+from pbrsim.sim.measures import Unit, find, measure
 from rich.console import Console
 from rich.table import Table
 
@@ -41,8 +43,8 @@ __all__ = ["add_commands"]
 
 logger = logging.getLogger(__name__)
 
-#: Measures ``pbrsim results`` shows per scenario, when the metrics have them.
-SUMMARY_MEASURES: tuple[str, ...] = (
+#: Measures ``pbrsim results`` shows per scenario, when the metrics have them (catalogue keys).
+SUMMARY_MEASURES: tuple[str, ...] = tuple(measure(k).key for k in (
     "true_impact_pp",
     "measured_impact_pp",
     "commissioner_outlay",
@@ -52,7 +54,7 @@ SUMMARY_MEASURES: tuple[str, ...] = (
     "creaming_index",
     "parking_share",
     "risk_transfer_ratio",
-)
+))
 
 
 def _positive(text: str) -> int:
@@ -158,10 +160,10 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     return _guarded(experiment, out)
 
 
-def _format(value: float) -> str:
-    if value != value:  # NaN: undefined in every run
-        return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
+def _format(key: str, value: float) -> str:
+    """A mean formatted by the measure's unit in the catalogue (a column it lacks: a plain number)."""
+    known = find(key)
+    return format_value(known if known is not None else Unit.NUMBER, value)
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
@@ -191,18 +193,19 @@ def _cmd_results(args: argparse.Namespace) -> int:
         measures = [c for c in metrics.columns if c not in IDENTITY_COLUMNS][:8]
     scenarios = list(dict.fromkeys(r["scenario"] for r in store.runs))
     table = Table(title="Mean over successful runs")
-    table.add_column("measure")
+    table.add_column("measure", overflow="fold")
     for scenario in scenarios:
         table.add_column(scenario, justify="right")
     counts = ok.groupby("scenario").size()
     table.add_row("runs ok", *[str(counts.get(s, 0)) for s in scenarios])
     means = ok.groupby("scenario")[measures].mean() if len(ok) else None
-    for measure in measures:
+    for key in measures:
         cells = [
-            _format(means.at[s, measure]) if means is not None and s in means.index else "n/a"
+            _format(key, means.at[s, key]) if means is not None and s in means.index else "n/a"
             for s in scenarios
         ]
-        table.add_row(measure, *cells)
+        known = find(key)
+        table.add_row(known.label if known is not None else key, *cells)
     console.print(table)
     if missing := [m for m in DEFAULT_MEASURES if m not in metrics.columns and len(ok)]:
         console.print(f"not reported by this model version: {', '.join(missing)}", style="dim")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pbrsim.experiments.store import read_metrics
+from pbrsim.sim.measures import measure
 
 from pbrsim.cli import main
 
@@ -128,7 +129,7 @@ def test_results_summarises_store(
     assert main(["results", str(out)]) == 0
     text = capsys.readouterr().out
     assert "runs: 4 planned, 4 done (4 ok, 0 failed), 0 not run yet" in text
-    assert "Fee for service" in text and "true_impact_pp" in text
+    assert "Fee for service" in text and measure("true_impact_pp").label in text
 
 
 def test_results_of_non_store_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
