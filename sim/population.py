@@ -6,7 +6,7 @@ appended in order, everybody in service or in their follow-up window at a
 given month is one contiguous slice of the store, so the monthly work is a
 handful of vectorised operations whatever the number of areas or cohorts.
 
-Calibration (sources in ../shared/CALIBRATION.md and docs/ODD.md):
+Calibration (sources in docs/sources.md and docs/ODD.md):
 
 * ``risk`` is the probability of a proven reoffence within 12 months with no
   intervention, drawn from a Beta distribution whose mean is the Ministry of

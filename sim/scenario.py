@@ -183,7 +183,7 @@ class VolumeBand(_Strict):
 
     A band runs from ``from_share_of_plan`` (inclusive) to the next band's
     start. Transforming Rehabilitation paid fees for service by volume bands
-    with an annual reconciliation (../shared/CALIBRATION.md).
+    with an annual reconciliation (docs/sources.md).
     """
 
     from_share_of_plan: Annotated[float, Field(ge=0.0, le=10.0)]

@@ -35,7 +35,7 @@ class VolumeShock(_Strict):
     """Referrals run at ``factor`` times the plan from ``start_month`` (to ``end_month``, if given).
 
     Transforming Rehabilitation's paid volumes came in 15-48% below plan
-    against a modelled 2% fall (../shared/CALIBRATION.md). Shocks that overlap
+    against a modelled 2% fall (docs/sources.md). Shocks that overlap
     multiply. Bids are priced on the plan (``cohort.referrals_per_year``).
     """
 

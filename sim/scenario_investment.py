@@ -4,7 +4,7 @@ Kept apart from :mod:`sim.scenario` (which imports it) so the schema cannot
 form an import cycle with :mod:`sim.investment` and :mod:`sim.payments`.
 
 A social impact bond, as at HMP Peterborough (from September 2010; figures in
-../shared/CALIBRATION.md): investors commit capital (£5m from 17 charitable
+docs/sources.md): investors commit capital (£5m from 17 charitable
 foundations) that is drawn down to pay the service provider; the outcome payer
 pays the investors, not the provider, and only on results: a fall in the
 frequency of proven reoffending against the counterfactual of at least 10% in

@@ -7,7 +7,7 @@ form an import cycle with the modules that apply the rules
 Each rule is one field (DESIGN.md section 4, "Stewardship rules"):
 
 * ``merlin``: the Merlin-style supply-chain standard (DWP, 2012; see
-  ../shared/CALIBRATION.md). It limits the terms a prime may offer its
+  docs/sources.md). It limits the terms a prime may offer its
   sub-primes; it does not set them: outcome risk passed down no larger than the
   prime's own, prompt payment, promised volumes paid for.
 * ``open_book``: the commissioner sees the prime's costs.

@@ -13,7 +13,7 @@ accept, survive and carry risk is not set here: it follows from the terms,
 their reserves and their cash flow (:mod:`sim.supply_chain`).
 
 Defaults are illustrative, not calibrated. The shape of the market follows the
-Clinks surveys of Transforming Rehabilitation (../shared/CALIBRATION.md):
+Clinks surveys of Transforming Rehabilitation (docs/sources.md):
 about 300 subcontractors named in bids, three quarters voluntary or mutual,
 voluntary-sector reserves small.
 """

@@ -1,4 +1,4 @@
-"""Base rates match the published figures (../shared/CALIBRATION.md) within sampling error."""
+"""Base rates match the published figures (docs/sources.md) within sampling error."""
 
 from __future__ import annotations
 
