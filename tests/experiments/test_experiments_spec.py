@@ -12,7 +12,7 @@ from pbrsim.experiments.designs import build_design
 from pbrsim.experiments.plan import apply_params, derive_seed, plan_experiment
 from pbrsim.experiments.spec import Experiment, ExperimentFileError, check_field_path, load_experiment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 EXPERIMENTS = ROOT / "experiments"
 SMALL = {"cohort": {"referrals_per_year": 3000}, "contract": {"referral_months": 12}}

@@ -23,7 +23,7 @@ from pbrsim.experiments.store import prepare_store, read_batch, read_metrics, re
 
 from pbrsim.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 TINY = {"cohort": {"referrals_per_year": 3000}, "contract": {"referral_months": 12}}
 

@@ -13,7 +13,7 @@ from pbrsim.sim.measures import measure
 
 from pbrsim.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 
 

@@ -29,7 +29,7 @@ from pbrsim.sim.payments import MeasuredOutcome
 from pbrsim.sim.scenario import BandPrices, OutcomeComponent
 from pydantic import ValidationError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def component(**terms) -> OutcomeComponent:

@@ -8,7 +8,7 @@ from pbrsim.sim.scenario import ContractSpec
 
 from pbrsim.scenario_files import ScenarioFileError, load_scenario
 
-BASE = Path(__file__).resolve().parents[1] / "scenarios" / "base.yaml"
+BASE = Path(__file__).resolve().parents[2] / "scenarios" / "base.yaml"
 
 
 def test_old_name_in_a_child_file_overrides_the_new_name_in_its_parent(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from pbrsim.sim.strategies import (
 
 from tests.conftest import small, with_primes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 N_TYPES = 7
 
 
