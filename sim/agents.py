@@ -13,6 +13,7 @@ import mesa
 import numpy as np
 from pbrsim.sim.bases import basis_of
 from pbrsim.sim.counterfactual import N_BANDS, CohortView
+from pbrsim.sim.ledger import Kind, Party
 from pbrsim.sim.payments import (
     MeasuredOutcome,
     apply_total_cap,
@@ -32,9 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Cohort", "Commissioner", "Prime"]
 
-COMMISSIONER = "commissioner"
-#: Ledger kind of the annual reconciliation of fees for service by volume band.
-FEE_RECONCILIATION = "fee_reconciliation"
+COMMISSIONER = Party.COMMISSIONER
 
 
 class Prime(mesa.Agent):
@@ -134,7 +133,7 @@ class Prime(mesa.Agent):
             self.hours_by_type += hours.sum(axis=0)
             self.model.month_effort += np.bincount(store.true_band[rows], weights=total, minlength=4)
         if month <= self.model.last_service_month:
-            self.spend(month, "overhead", "overhead", self.spec.overhead_per_month * len(self.areas))
+            self.spend(month, Party.OVERHEAD, Kind.OVERHEAD, self.spec.overhead_per_month * len(self.areas))
 
 
 class Cohort(mesa.Agent):
@@ -233,9 +232,9 @@ class Commissioner(mesa.Agent):
             self.reconciliations.append({"month": float(month), "area": float(area),
                                          "share_of_plan": share, "fees": paid, "reconciliation": due})
             if due > 0:
-                primes[name].receive(month, FEE_RECONCILIATION, due)
+                primes[name].receive(month, Kind.FEE_RECONCILIATION, due)
             elif due < 0:
-                primes[name].spend(month, COMMISSIONER, FEE_RECONCILIATION, -due)
+                primes[name].spend(month, COMMISSIONER, Kind.FEE_RECONCILIATION, -due)
         self.band_fees.clear()
 
     def pay_invoices(self) -> None:
@@ -244,7 +243,7 @@ class Commissioner(mesa.Agent):
         for prime in self.model.primes:
             amount = self.accrued[prime.name]
             if amount:
-                prime.receive(month, "fees", amount)
+                prime.receive(month, Kind.FEES, amount)
                 self.accrued[prime.name] = 0.0
 
     def settle(self, cohort: Cohort) -> None:
@@ -296,8 +295,7 @@ class Commissioner(mesa.Agent):
             paid_total += due
             if basis_of(component).draws_on_pot:
                 pot_paid += due
-            kind = f"outcome_{component.measure}"
-            prime.receive(month, kind, due)
+            prime.receive(month, Kind.outcome(component.measure), due)
             prime.supply.on_outcome_payment(cohort, due, month)
             deserved = true_impact_value(component, n, outcome.reoffenders, outcome.reoffences,
                                          u_reoffenders_b, u_reoffences_b, cohort.pot)

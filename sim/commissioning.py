@@ -84,6 +84,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mesa.time import Schedule
 from pbrsim.sim.agents import Prime
+from pbrsim.sim.ledger import Kind, Party
 from pbrsim.sim.payments import (
     REOFFENCES_PER_REOFFENDER,
     expected_outcome_per_referral,
@@ -102,7 +103,6 @@ if TYPE_CHECKING:
     from pbrsim.sim.model import PbRModel
 
 __all__ = [
-    "PROCUREMENT",
     "REOFFENCES_PER_REOFFENDER",
     "Bid",
     "Commissioning",
@@ -123,8 +123,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Ledger payee and kind of the commissioner's cost of running a competition.
-PROCUREMENT = "procurement"
-_COMMISSIONER = "commissioner"
 #: Spawn key of the commissioning stream: a child of the root seed the model's own four never use.
 _STREAM_KEY = 101
 #: Months of history a re-competition's data room and a holder's view of its losses look back.
@@ -636,7 +634,7 @@ class Commissioning:
         """Run a competition for the lot and award it (to the interim provider if nobody wins)."""
         model, competition = self.model, self.spec
         cost = competition.procurement_cost
-        model.ledger.record(month, _COMMISSIONER, PROCUREMENT, PROCUREMENT, cost)
+        model.ledger.record(month, Party.COMMISSIONER, Party.PROCUREMENT, Kind.PROCUREMENT, cost)
         self.procurement_costs += cost
         self.competitions += 1
         self._month["competitions"] += 1

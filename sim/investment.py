@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from mesa.time import Schedule
+from pbrsim.sim.ledger import Kind, Party
 from pbrsim.sim.payments import (
     MeasuredOutcome,
     apply_total_cap,
@@ -70,10 +71,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Ledger kind of the investors' payments to the provider.
-FEE_KIND = "sib_service_fee"
+FEE_KIND = Kind.SIB_SERVICE_FEE
 #: Ledger kind of the commissioner's payments to the investors (the bond pays on frequency).
-OUTCOME_KIND = "outcome_frequency"
-_COMMISSIONER = "commissioner"  # the commissioner's name in the ledger (sim.agents.COMMISSIONER)
+OUTCOME_KIND = Kind.OUTCOME_FREQUENCY
 
 
 def annualised_irr(flows: np.ndarray | list[float]) -> float | None:
@@ -223,7 +223,7 @@ class SocialImpactBond:
         paid = apply_total_cap(due, self.repaid, self.spec.outcome_cap)
         if paid > 0:
             month = self.model.steps
-            self.model.ledger.record(month, _COMMISSIONER, self.name, OUTCOME_KIND, paid)
+            self.model.ledger.record(month, Party.COMMISSIONER, self.name, OUTCOME_KIND, paid)
             self.cash += paid
             self.repaid += paid
             self.flows[month] += paid

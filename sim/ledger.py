@@ -7,11 +7,49 @@ same movements independently, so tests can hold the two to each other
 
 from __future__ import annotations
 
+import enum
 from collections import defaultdict
 
 import pandas as pd
 
-__all__ = ["Ledger"]
+__all__ = ["Kind", "Ledger", "Party"]
+
+
+class Party(enum.StrEnum):
+    """Ledger parties that are not agents (agents appear under their own names)."""
+
+    COMMISSIONER = "commissioner"
+    OVERHEAD = "overhead"
+    """Fixed costs of providers (premises, management): money that leaves the model."""
+    FRONT_LINE = "front_line_delivery"
+    """Caseworkers' time: the cost of service delivered, money that leaves the model."""
+    PROCUREMENT = "procurement"
+    """The cost of running a competition."""
+
+
+class Kind(enum.StrEnum):
+    """What a payment is for. The values are what ledger.csv and the ``paid_<kind>`` measures say."""
+
+    FEES = "fees"
+    """Fees for service and block grant, invoiced (less any share withheld at risk)."""
+    FEE_RECONCILIATION = "fee_reconciliation"
+    """Annual reconciliation of fees for service by volume band (either way)."""
+    OUTCOME_BINARY = "outcome_binary"
+    OUTCOME_FREQUENCY = "outcome_frequency"
+    DELIVERY_COST = "delivery_cost"
+    OVERHEAD = "overhead"
+    SUBCONTRACT_FEE = "subcontract_fee"
+    OUTCOME_SHARE = "outcome_share"
+    """The share of outcome payments a prime passes down to a sub-prime."""
+    PROCUREMENT = "procurement"
+    MARGIN_CLAWBACK = "margin_clawback"
+    SIB_SERVICE_FEE = "sib_service_fee"
+    """Investors paying the provider's costs under a social impact bond."""
+
+    @classmethod
+    def outcome(cls, measure: str) -> Kind:
+        """The kind of an outcome payment on ``measure`` (``binary`` or ``frequency``)."""
+        return cls(f"outcome_{measure}")
 
 
 class Ledger:
@@ -21,16 +59,18 @@ class Ledger:
         self._rows: list[tuple[int, str, str, str, float]] = []
         self._by_kind: dict[str, float] = defaultdict(float)
 
-    def record(self, month: int, payer: str, payee: str, kind: str, amount: float) -> None:
-        """Record a payment; zero payments are skipped, negative ones refused."""
+    def record(self, month: int, payer: str, payee: str, kind: Kind, amount: float) -> None:
+        """Record a payment; zero payments are skipped, negative ones refused, unknown kinds refused."""
+        kind = Kind(kind)
         if amount < 0:
             raise ValueError(f"negative payment {amount} for {kind} from {payer} to {payee}")
         if amount == 0:
             return
-        self._rows.append((month, payer, payee, kind, float(amount)))
-        self._by_kind[kind] += float(amount)
+        # plain strings in the journal: the frame and ledger.csv hold the kinds' values
+        self._rows.append((month, str(payer), str(payee), kind.value, float(amount)))
+        self._by_kind[kind.value] += float(amount)
 
-    def total(self, kind: str | None = None, payer: str | None = None, payee: str | None = None) -> float:
+    def total(self, kind: Kind | None = None, payer: str | None = None, payee: str | None = None) -> float:
         """Sum of payments matching every given filter."""
         if kind is not None and payer is None and payee is None:
             return self._by_kind.get(kind, 0.0)

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from pbrsim.sim.vocabulary import BAND_NAMES, SECTORS
+from pbrsim.sim.ledger import Kind as LedgerKind
+from pbrsim.sim.vocabulary import AGE_GROUPS, BAND_NAMES, SECTORS
 
 __all__ = [
     "AGE_GROUPS",
@@ -214,7 +215,7 @@ class Family:
 
 
 #: Age groups of the equality measures (``age_group`` codes 0, 1, 2 of the offender store).
-AGE_GROUPS: tuple[str, ...] = ("18_24", "25_39", "40_plus")
+
 #: Risk bands in words.
 BAND_WORDS: Mapping[str, str] = MappingProxyType({
     "low": "low risk", "medium": "medium risk", "high": "high risk", "very_high": "very high risk",
@@ -228,14 +229,15 @@ GROUP_WORDS: Mapping[str, str] = MappingProxyType({
 })
 _SECTOR_WORDS = {s: s.replace("_", " ") for s in SECTORS}
 #: Kinds of ledger entry (docs/ODD.md 4.11.4), each a monthly ``paid_<kind>`` column.
-LEDGER_KINDS: Mapping[str, str] = MappingProxyType({
-    "fees": "fees", "outcome_binary": "outcome payments, binary measure",
-    "outcome_frequency": "outcome payments, frequency measure",
-    "fee_reconciliation": "volume-band reconciliation", "delivery_cost": "front-line delivery",
-    "overhead": "overhead", "subcontract_fee": "subcontract fees",
-    "outcome_share": "outcome shares to sub-primes", "margin_clawback": "margin clawed back",
-    "sib_service_fee": "service fees from investors", "procurement": "procurement",
-})
+LEDGER_KINDS: Mapping[str, str] = MappingProxyType({kind.value: words for kind, words in {
+    LedgerKind.FEES: "fees", LedgerKind.OUTCOME_BINARY: "outcome payments, binary measure",
+    LedgerKind.OUTCOME_FREQUENCY: "outcome payments, frequency measure",
+    LedgerKind.FEE_RECONCILIATION: "volume-band reconciliation", LedgerKind.DELIVERY_COST: "front-line delivery",
+    LedgerKind.OVERHEAD: "overhead", LedgerKind.SUBCONTRACT_FEE: "subcontract fees",
+    LedgerKind.OUTCOME_SHARE: "outcome shares to sub-primes", LedgerKind.MARGIN_CLAWBACK: "margin clawed back",
+    LedgerKind.SIB_SERVICE_FEE: "service fees from investors", LedgerKind.PROCUREMENT: "procurement",
+}.items()})
+assert set(LEDGER_KINDS) == {k.value for k in LedgerKind}, "every ledger kind needs its words here"
 
 U, S, D = Unit, Section, Direction
 _UP, _DOWN = D.HIGHER_BETTER, D.LOWER_BETTER

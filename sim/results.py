@@ -17,14 +17,16 @@ import numpy as np
 import pandas as pd
 from pbrsim.sim.commissioning import commissioning_metrics
 from pbrsim.sim.investment import investment_metrics
+from pbrsim.sim.ledger import Kind, Party
 from pbrsim.sim.model import PbRModel
 from pbrsim.sim.scenario import BAND_NAMES, Scenario
 from pbrsim.sim.stewardship import stewardship_metrics
 from pbrsim.sim.strategies import block_grant_per_referral, marginal_values
+from pbrsim.sim.vocabulary import AGE_GROUPS
 
 __all__ = ["RunResult", "compute_metrics", "run_scenario"]
 
-AGE_GROUPS = ("18_24", "25_39", "40_plus")
+
 
 
 @dataclass
@@ -157,17 +159,17 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     keep = 1.0 - model.design.contract.payment.at_risk_share
     for kind, gross in com.gross_fees.items():
         m[f"paid_{kind}"] = gross * keep
-    m["paid_fees"] = led.total("fees")
+    m["paid_fees"] = led.total(Kind.FEES)
     # volume bands: top-ups paid less repayments made at the annual reconciliations
-    m["paid_fee_reconciliation"] = (led.total("fee_reconciliation", payer="commissioner")
-                                    - led.total("fee_reconciliation", payee="commissioner"))
-    m["paid_outcome_binary"] = led.total("outcome_binary")
-    m["paid_outcome_frequency"] = led.total("outcome_frequency")
+    m["paid_fee_reconciliation"] = (led.total(Kind.FEE_RECONCILIATION, payer=Party.COMMISSIONER)
+                                    - led.total(Kind.FEE_RECONCILIATION, payee=Party.COMMISSIONER))
+    m["paid_outcome_binary"] = led.total(Kind.OUTCOME_BINARY)
+    m["paid_outcome_frequency"] = led.total(Kind.OUTCOME_FREQUENCY)
     m["paid_outcomes"] = m["paid_outcome_binary"] + m["paid_outcome_frequency"]
     m["withheld_fees"] = com.withheld_total
     m["withheld_fees_not_earned"] = com.pot_forfeited
     # net of money returned to the commissioner (margin clawed back under a cap)
-    outlay = led.total(payer="commissioner") - led.total(payee="commissioner")
+    outlay = led.total(payer=Party.COMMISSIONER) - led.total(payee=Party.COMMISSIONER)
     m["commissioner_outlay"] = outlay
     m["outlay_per_referral"] = _ratio(outlay, n)
     m["deadweight_payments"] = float(cohorts["deadweight"].sum()) if "deadweight" in cohorts else 0.0
@@ -175,10 +177,10 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     m["cost_per_reoffence_avoided_measured"] = _ratio(outlay, m["reoffences_avoided_measured"] or 0.0)
     # The primes' own spending: with a supply chain, sub-primes pay their own delivery and overhead.
     primes = {p.name for p in model.primes}
-    delivery = sum(led.total("delivery_cost", payer=name) for name in primes)
-    overhead = sum(led.total("overhead", payer=name) for name in primes)
+    delivery = sum(led.total(Kind.DELIVERY_COST, payer=name) for name in primes)
+    overhead = sum(led.total(Kind.OVERHEAD, payer=name) for name in primes)
     spent = sum(led.total(payer=name) for name in primes)
-    repaid = sum(led.total(payer=name, payee="commissioner") for name in primes)
+    repaid = sum(led.total(payer=name, payee=Party.COMMISSIONER) for name in primes)
     subcontracted = spent - delivery - overhead - repaid
     # from the commissioner, or from investors under a social impact bond
     income = sum(led.total(payee=name) for name in primes)
@@ -192,7 +194,7 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     m["prime_min_cash"] = min(p.min_cash for p in model.primes)
     m["primes_in_deficit"] = float(sum(p.min_cash < 0 for p in model.primes))
     # front-line delivery by primes and sub-primes alike
-    m["front_line_share"] = _ratio(led.total("delivery_cost"), outlay)
+    m["front_line_share"] = _ratio(led.total(Kind.DELIVERY_COST), outlay)
     # Effort and outcomes by true risk band and protected group (equality reporting)
     hours = s["hours"].astype(float)
     engaged = s["engaged"]
@@ -214,7 +216,7 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
         m.update(model.market.metrics())
         # what sub-primes kept: everything primes paid them less everything they spent
         frame = model.ledger.frame()
-        names = set(frame.loc[frame.kind.isin(["subcontract_fee", "outcome_share"]), "payee"])
+        names = set(frame.loc[frame.kind.isin([Kind.SUBCONTRACT_FEE.value, Kind.OUTCOME_SHARE.value]), "payee"])
         m["subprime_margin"] = float(frame.loc[frame.payee.isin(names), "amount"].sum()
                                      - frame.loc[frame.payer.isin(names), "amount"].sum())
     m.update(stewardship_metrics(model))

@@ -40,6 +40,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from mesa.time import Priority, Schedule
+from pbrsim.sim.ledger import Kind, Party
 from pbrsim.sim.payments import margin_clawback
 
 if TYPE_CHECKING:
@@ -62,8 +63,7 @@ logger = logging.getLogger(__name__)
 #: Prompt payment under the Merlin-style standard: fees paid within a month of delivery.
 MERLIN_MAX_PAYMENT_LAG_MONTHS = 1
 #: Ledger kind of margin clawed back by the commissioner.
-CLAWBACK = "margin_clawback"
-_COMMISSIONER = "commissioner"  # the commissioner's name in the ledger (sim.agents.COMMISSIONER)
+CLAWBACK = Kind.MARGIN_CLAWBACK
 
 
 # -- the Merlin-style standard: pure limits on terms --------------------------------------------
@@ -136,13 +136,13 @@ class MarginCap:
         ledger = model.ledger
         for prime in model.primes:
             clawed = self.clawed_back.setdefault(prime.name, 0.0)
-            income = ledger.total(payer=_COMMISSIONER, payee=prime.name)
+            income = ledger.total(payer=Party.COMMISSIONER, payee=prime.name)
             costs = ledger.total(payer=prime.name) - clawed
             due = margin_clawback(income, costs, self.cap, clawed)
             self.reconciliations.append({"month": float(month), "prime_index": float(prime.index),
                                          "income": income, "costs": costs, "clawback": due})
             if due > 0:
-                prime.spend(month, _COMMISSIONER, CLAWBACK, due)
+                prime.spend(month, Party.COMMISSIONER, CLAWBACK, due)
                 self.clawed_back[prime.name] += due
                 logger.debug("month %d: %.0f clawed back from %s", month, due, prime.name)
 
@@ -182,7 +182,7 @@ def stewardship_metrics(model: PbRModel) -> dict[str, float | None]:
     }
     if spec.open_book:
         names = [p.name for p in model.primes]
-        income = sum(ledger.total(payer=_COMMISSIONER, payee=name) for name in names)
+        income = sum(ledger.total(payer=Party.COMMISSIONER, payee=name) for name in names)
         costs = sum(ledger.total(payer=name) for name in names) - clawed
         m["open_book_prime_costs"] = costs
         m["open_book_prime_margin_share"] = (income - costs) / income if income > 0 else None

@@ -52,6 +52,7 @@ import mesa
 import numpy as np
 import pandas as pd
 from pbrsim.sim import payments
+from pbrsim.sim.ledger import Kind, Party
 from pbrsim.sim.payments import REOFFENCES_PER_REOFFENDER, fees, withheld
 from pbrsim.sim.stewardship import merlin_outcome_share, merlin_policy
 from pbrsim.sim.vocabulary import SECTORS, SERVICE_TYPES
@@ -118,7 +119,7 @@ class InHouse:
         """Pay the prime's staff for every hour; dose is hours on assessed needs x effectiveness."""
         spec = self.prime.spec
         cost = float(hours.sum()) * spec.unit_cost_per_hour
-        self.prime.spend(month, "front_line_delivery", "delivery_cost", cost)
+        self.prime.spend(month, Party.FRONT_LINE, Kind.DELIVERY_COST, cost)
         return (hours * needs).sum(axis=1) * spec.effectiveness
 
     def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
@@ -331,13 +332,13 @@ class SubPrime(mesa.Agent):
         self.cash += amount
         self.income += amount
         self.month_net += amount
-        if kind == "outcome_share":
+        if kind == Kind.OUTCOME_SHARE:
             self.at_risk_income += amount
 
     def deliver(self, month: int, hours: float, expected_share_per_hour: float) -> None:
         """Deliver referred hours, paying front-line staff at once."""
         cost = hours * self.unit_cost
-        self.pay(month, "front_line_delivery", "delivery_cost", cost)
+        self.pay(month, Party.FRONT_LINE, Kind.DELIVERY_COST, cost)
         self.delivery_cost += cost
         self.hours_month += hours
         self.hours_total += hours
@@ -346,7 +347,7 @@ class SubPrime(mesa.Agent):
     def close_month(self, month: int) -> None:
         """Pay the month's overhead if it has held a subcontract this month."""
         if self.active and self.contracts:
-            self.pay(month, "overhead", "overhead", self.overhead)
+            self.pay(month, Party.OVERHEAD, Kind.OVERHEAD, self.overhead)
 
     def review(self, spec: MarketSpec) -> str | None:
         """Close the month's books; return why it leaves now (insolvency, losses) or None."""
@@ -546,7 +547,7 @@ class SubcontractedSupply:
             effectiveness[t] = (effective + inhouse[t] * spec.effectiveness) / by_type[t]
         market.record_hours(prime.index, by_type - inhouse, inhouse)
         inhouse_cost = float(inhouse.sum()) * spec.unit_cost_per_hour
-        prime.spend(month, "front_line_delivery", "delivery_cost", inhouse_cost)
+        prime.spend(month, Party.FRONT_LINE, Kind.DELIVERY_COST, inhouse_cost)
         total = float(by_type.sum())
         self._last_cost = (cost + inhouse_cost) / total if total > 0 else spec.unit_cost_per_hour
         if shared:
@@ -595,7 +596,7 @@ class SubcontractedSupply:
             claim = subprime.claims[index]
             if claim > 0:
                 share = amount * min(claim / total, 1.0)
-                subprime.paid_by(self.prime, month, "outcome_share", share)
+                subprime.paid_by(self.prime, month, Kind.OUTCOME_SHARE, share)
 
     def cost_per_hour(self) -> float:
         """Return last month's cost of an hour: subcontract prices (with shares) and in-house."""
@@ -714,7 +715,7 @@ class Market:
         last = month >= self.model.end_month
         for due in sorted(d for d in self._fees_due if d <= month or last):
             for contract, amount in self._fees_due.pop(due):
-                contract.subprime.paid_by(contract.prime, month, "subcontract_fee", amount)
+                contract.subprime.paid_by(contract.prime, month, Kind.SUBCONTRACT_FEE, amount)
 
     # -- the monthly round
     def end_of_month(self, month: int) -> None:
@@ -975,8 +976,8 @@ class Market:
         of promised hours never referred. Sector shares are of sub-prime income.
         """
         ledger = self.model.ledger
-        outlay = ledger.total(payer="commissioner")
-        outcomes = ledger.total("outcome_binary") + ledger.total("outcome_frequency")
+        outlay = ledger.total(payer=Party.COMMISSIONER)
+        outcomes = ledger.total(Kind.OUTCOME_BINARY) + ledger.total(Kind.OUTCOME_FREQUENCY)
         subs = self.subprimes
         income = sum(s.income for s in subs)
         at_risk = sum(s.at_risk_income for s in subs)
