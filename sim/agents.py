@@ -13,7 +13,9 @@ import mesa
 import numpy as np
 from pbrsim.sim.bases import basis_of
 from pbrsim.sim.counterfactual import N_BANDS, CohortView
+from pbrsim.sim.delivery import InHouse, SupplyChain
 from pbrsim.sim.ledger import Kind, Party
+from pbrsim.sim.mechanisms import Settled
 from pbrsim.sim.payments import (
     MeasuredOutcome,
     apply_total_cap,
@@ -26,7 +28,6 @@ from pbrsim.sim.payments import (
 )
 from pbrsim.sim.scenario import PaymentSpec, PrimeSpec
 from pbrsim.sim.strategies import Caseload, Observation, Referrals, make_strategy
-from pbrsim.sim.supply_chain import InHouse, SupplyChain
 
 if TYPE_CHECKING:
     from pbrsim.sim.model import PbRModel
@@ -39,12 +40,11 @@ COMMISSIONER = Party.COMMISSIONER
 class Prime(mesa.Agent):
     """A prime provider holding the contract in one or more areas, delivering in-house."""
 
-    def __init__(self, model: PbRModel, spec: PrimeSpec, index: int, areas: list[int]) -> None:
+    def __init__(self, model: PbRModel, spec: PrimeSpec, index: int) -> None:
         super().__init__(model)
         self.spec = spec
         self.name = spec.name
         self.index = index
-        self.areas = areas
         self.strategy = make_strategy(spec, model.design)
         self._seen: tuple[np.ndarray, ...] | None = None
         self.cash = float(spec.capital)
@@ -54,6 +54,12 @@ class Prime(mesa.Agent):
         # hours and engaged person-months before and after a first reoffence (binary cliff)
         self.effort_by_status = np.zeros(2)
         self.months_by_status = np.zeros(2)
+
+    @property
+    def areas(self) -> list[int]:
+        """The contract areas it holds now (asked of the model's one record of who holds what)."""
+        holders = self.model.areas.as_array()
+        return [int(a) for a in np.flatnonzero(holders == self.index)]
 
     def cost_per_hour(self) -> float:
         """Marginal cost of an hour as the prime weighs it: dearer as its cash runs below its capital.
@@ -182,8 +188,8 @@ class Commissioner(mesa.Agent):
                 model.schedule_event(self.reconcile_volumes, at=month)
 
     def terms(self, area: int | None) -> PaymentSpec:
-        """Payment terms in force in an area: the contract's, at its holder's winning price (sim/commissioning.py)."""
-        return self.model.commissioning.terms(area)
+        """Payment terms in force in an area: the contract's, at its holder's winning price (sim/areas.py)."""
+        return self.model.areas.terms(area)
 
     def accrue_fees(self, prime_name: str, cohort: Cohort | None, referrals: float,
                     supervision_months: float, months: float) -> None:
@@ -219,7 +225,7 @@ class Commissioner(mesa.Agent):
         month = model.steps
         first, last = self._year_start, min(month, model.referral_months)
         self._year_start = last + 1
-        areas = len(model.prime_of_area)
+        areas = model.areas.count
         referred = np.zeros(areas)
         for cohort in model.cohorts:
             if first <= cohort.month <= last:
@@ -283,7 +289,7 @@ class Commissioner(mesa.Agent):
             pot=cohort.pot,
         )
         u_reoffenders_b, u_reoffences_b = by_band(u_reoffended.astype(float)), by_band(u_reoffences)
-        prime = model.prime_of_area[cohort.area]
+        prime = model.areas.holder(cohort.area)
         month = model.steps
         paid_total = deadweight = 0.0
         pot_paid = 0.0
@@ -315,6 +321,5 @@ class Commissioner(mesa.Agent):
             pot=cohort.pot,
         )
         cohort.result = result
-        if model.investment is not None:
-            # a social impact bond pays its investors on its own cohorts (sim/investment.py)
-            model.investment.on_measured(cohort, outcome, float(u_reoffences_b.sum()))
+        # mechanisms act on the measured cohort (a social impact bond pays its investors on its own)
+        model.settled(Settled(cohort, outcome, float(u_reoffences_b.sum()), month))

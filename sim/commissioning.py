@@ -78,28 +78,36 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 from mesa.time import Schedule
 from pbrsim.sim.agents import Prime
+from pbrsim.sim.bidding import (
+    Bid,
+    DataRoom,
+    Life,
+    Projection,
+    believed_reduction,
+    evaluate,
+    open_data_room,
+    outcome_per_referral,
+    project,
+)
 from pbrsim.sim.ledger import Kind, Party
+from pbrsim.sim.lots import ContractEvent, Lot
+from pbrsim.sim.mechanisms import Mechanism, MechanismType
 from pbrsim.sim.payments import (
     REOFFENCES_PER_REOFFENDER,
-    expected_outcome_per_referral,
     scaled_payment,
-    volume_band_factor,
 )
-from pbrsim.sim.population import CohortProfile, draw_offenders
-from pbrsim.sim.scenario import CohortSpec, ContractSpec, PaymentSpec, PrimeSpec, Strategy
+from pbrsim.sim.population import volume_factor
+from pbrsim.sim.scenario import PaymentSpec, PrimeSpec, Strategy
 from pbrsim.sim.scenario_commissioning import CompetitionSpec, PerformanceSpec
 from pbrsim.sim.scenario_supply import SubcontractPolicy
-from pbrsim.sim.strategies import believed_complexity, block_grant_per_referral
+from pbrsim.sim.strategies import block_grant_per_referral
 
 if TYPE_CHECKING:
-    from mesa.time import Event
-    from pbrsim.sim.agents import Cohort
     from pbrsim.sim.model import PbRModel
 
 __all__ = [
@@ -122,353 +130,25 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Ledger payee and kind of the commissioner's cost of running a competition.
 #: Spawn key of the commissioning stream: a child of the root seed the model's own four never use.
 _STREAM_KEY = 101
 #: Months of history a re-competition's data room and a holder's view of its losses look back.
 _YEAR = 12
 
 
-def volume_factor(cohort: CohortSpec, month: int) -> float:
-    """Return referrals in ``month`` as a multiple of the plan: the product of shocks in force."""
-    factor = 1.0
-    for shock in cohort.volume_shocks:
-        if month >= shock.start_month and (shock.end_month is None or month <= shock.end_month):
-            factor *= shock.factor
-    return factor
-
-
-# -- what bidders see, and how they cost a bid: pure functions ----------------------------------
-
-
-@dataclass(frozen=True)
-class DataRoom:
-    """What the commissioner publishes to bidders.
-
-    Attributes:
-        volume: referrals a month per area to plan on.
-        engaged: whether each sampled past referral engaged with services.
-        needs: assessed needs of each sampled referral (people x service types).
-        score: assessed risk score of each (the bidders' view of risk).
-        band_shares: share of referrals in each payment band.
-        band_rates: mean assessed risk in each payment band (a bidder's base rate by band).
-
-    """
-
-    volume: float
-    engaged: np.ndarray
-    needs: np.ndarray
-    score: np.ndarray
-    band_shares: np.ndarray
-    band_rates: np.ndarray
-
-    @property
-    def engaged_share(self) -> float:
-        """Share of referrals who engage (and so are given service)."""
-        return float(self.engaged.mean())
-
-    def at_volume(self, volume: float) -> DataRoom:
-        """Return the same sample with another planned volume."""
-        return replace(self, volume=volume)
-
-
-def open_data_room(rng: np.random.Generator, profile: CohortProfile, size: int,
-                   volume: float) -> DataRoom:
-    """Draw the sample of past referrals the commissioner publishes (before any drift)."""
-    people = draw_offenders(rng, size, profile)
-    band = people["pay_band"].astype(np.intp)
-    counts = np.bincount(band, minlength=4).astype(float)
-    rates = np.bincount(band, weights=people["score"].astype(float), minlength=4)
-    rates = np.divide(rates, counts, out=np.full(4, profile.base_rate), where=counts > 0)
-    return DataRoom(volume, people["engaged"], people["needs"], people["score"].astype(float),
-                    counts / counts.sum(), rates)
-
-
-def believed_reduction(prior_effect: float, hours: float, room: DataRoom, follow_up: int,
-                       service_months: int) -> float:
-    """Return the relative fall in proven reoffending a bidder expects from ``hours`` a month.
-
-    For each sampled person who engages and has a need, the hazard is cut by
-    ``prior_effect x (1 - exp(-dose / believed complexity))`` with the dose
-    growing month by month through service, averaged over the follow-up; the
-    cut is averaged over people weighted by their assessed risk (the share of
-    reoffenders each would be).
-    """
-    months = np.arange(1, follow_up + 1)
-    dose = hours * np.minimum(months, service_months)
-    complexity = believed_complexity(room.needs)[:, None]
-    reach = (1.0 - np.exp(-dose[None, :] / complexity)).mean(axis=1)
-    cut = prior_effect * reach * room.engaged * room.needs.any(axis=1)
-    return float(np.average(cut, weights=room.score))
-
-
-def outcome_per_referral(contract: ContractSpec, room: DataRoom, volume: float,
-                         reduction: float) -> float:
-    """Return the outcome payment per referral, at list prices, for a typical month's cohort.
-
-    The cohort (``volume`` people in the data room's payment bands) reoffends
-    ``reduction`` (relative) below a counterfactual at the data room's rates,
-    with :data:`REOFFENCES_PER_REOFFENDER`; its pot holds the fees withheld
-    over its service. The contract's own payment rules price it.
-    """
-    return expected_outcome_per_referral(contract, volume * room.band_shares, room.band_rates, reduction)
-
-
-@dataclass(frozen=True)
-class Life:
-    """The months of a contract, counted from its award.
-
-    Attributes:
-        history: months the area had already been referring (their people are still in service and
-            their cohorts still to be measured: the new holder takes them over).
-        referring: months of the contract in which referrals arrive.
-        serving: months it serves the area and pays its overhead.
-        paid: months in which it is paid for the cohorts measured (the last holder: to the end of
-            the run-off).
-
-    """
-
-    history: int
-    referring: int
-    serving: int
-    paid: int
-
-
-@dataclass(frozen=True)
-class Projection:
-    """Month-by-month cost and income of a contract, at the contract's list prices.
-
-    Attributes:
-        cost: overhead and delivery each month.
-        income: fees kept and outcome payments each month (what a price factor scales).
-        booked: the change each month in what the holder is worth at list prices: fees kept and
-            withheld, plus outcome payments less the pots they settle (fees withheld are an asset
-            until measured, as :meth:`Commissioning.net_worth` counts them).
-
-    """
-
-    cost: np.ndarray
-    income: np.ndarray
-    booked: np.ndarray
-
-    def price_factor(self, margin: float) -> float:
-        """Return the price factor covering the cost plus ``margin`` (1 if nothing is paid)."""
-        income = float(self.income.sum())
-        return float(self.cost.sum()) * (1.0 + margin) / income if income > 0 else 1.0
-
-    def funding_need(self, factor: float) -> float:
-        """Return the deepest the holder's worth falls below its capital, at price ``factor``."""
-        path = np.cumsum(factor * self.booked - self.cost)
-        return float(max(-path.min(), 0.0)) if path.size else 0.0
-
-
-def project(spec: PrimeSpec, hours: float, contract: ContractSpec, room: DataRoom, volume: float,
-            reduction: float, life: Life, measure_delay: int,
-            planned: float | None = None) -> Projection:
-    """Project one area's contract month by month from a prime's cost structure.
-
-    Referrals arrive at ``volume`` a month while the contract refers; the
-    caseload is everyone referred in the last ``service.months`` months
-    (including those taken over), of whom the data room's share engage and
-    get ``hours`` a month at the prime's unit cost; overhead is paid every
-    month it serves. Fees follow the contract's terms; each month's cohort is
-    paid for ``measure_delay`` months after referral, at the outcome payment
-    per referral that ``reduction`` earns (:func:`outcome_per_referral`).
-    With ``volume_bands`` and the ``planned`` referrals a month per area, the
-    fees paid are repriced at the band ``volume`` falls in.
-    """
-    pay = contract.payment
-    months = max(life.serving, life.paid)
-    t = np.arange(1, months + 1)
-    window = contract.service.months
-
-    def referred(u: np.ndarray) -> np.ndarray:
-        return ((u > -life.history) & (u <= life.referring)).astype(float)
-
-    # people in service: the referral months among the last ``window``, times the volume
-    serving = t <= life.serving
-    caseload = volume * referred(t[:, None] - np.arange(window)[None, :]).sum(axis=1) * serving
-    new = volume * referred(t) * serving
-    block = pay.block_grant_per_year / 12.0 * ((t <= life.referring) & serving)
-    gross = pay.fee_per_referral * new + pay.fee_per_supervision_month * caseload + block
-    held = pay.at_risk_share * gross
-    measured = volume * referred(t - measure_delay) * (t <= life.paid)
-    outcome = measured * outcome_per_referral(contract, room, volume, reduction)
-    # a cohort's pot: the share withheld of its referral fee, its supervision and a month's grant
-    pot = pay.at_risk_share * (pay.fee_per_referral + pay.fee_per_supervision_month * window
-                               + pay.block_grant_per_year / 12.0 / max(volume, 1e-9))
-    cost = (spec.overhead_per_month * serving
-            + caseload * room.engaged_share * hours * spec.unit_cost_per_hour)
-    banded = 0.0
-    if pay.volume_bands and planned:
-        band = volume_band_factor(pay.volume_bands, volume / planned)
-        banded = (band - 1.0) * (1.0 - pay.at_risk_share) * (gross - block)
-    return Projection(cost=cost, income=gross - held + outcome + banded,
-                      booked=gross + outcome - measured * pot + banded)
-
-
-@dataclass(frozen=True)
-class Bid:
-    """One prime's tender for one area, and how the commissioner scored it.
-
-    Attributes:
-        bidder: the prime's name.
-        area: the lot.
-        month: when it was made (0: before the first month).
-        price_factor: share of the contract's list fees and outcome prices it asks to be paid.
-        promised_hours: hours a month per engaged person it offers.
-        promised_reduction: relative fall in proven reoffending it promises.
-        believed_cost: its projected cost a month, on average over the contract.
-        deliverability: 1 for a bid that covers its declared cost at the planned volume, falling to
-            0 for an abnormally low one.
-        standing: financial standing, 0 to 1.
-        service: effective hours offered (hours x effectiveness).
-        quality: MEAT quality, 0 to 1 (set by :func:`evaluate`).
-        score: evaluation score (set by :func:`evaluate`; higher wins).
-
-    """
-
-    bidder: str
-    area: int
-    month: int
-    price_factor: float
-    promised_hours: float
-    promised_reduction: float
-    believed_cost: float
-    deliverability: float
-    standing: float
-    service: float
-    quality: float = 0.0
-    score: float = 0.0
-
-
-def evaluate(bids: list[Bid], competition: CompetitionSpec) -> list[Bid]:
-    """Score and rank bids, best first (ties keep the order the bids were made in).
-
-    ``lowest_tender`` scores price alone (lowest price / price); ``meat`` adds
-    quality at ``quality_weight``: deliverability x the mean of the service
-    offered (against the best bid's) and financial standing.
-    """
-    if not bids:
-        return []
-    lowest = min(b.price_factor for b in bids)
-    best_service = max(b.service for b in bids)
-    scored = []
-    for b in bids:
-        service = b.service / best_service if best_service > 0 else 1.0
-        quality = b.deliverability * (service + b.standing) / 2.0
-        price = lowest / b.price_factor if b.price_factor > 0 else 1.0
-        if competition.evaluation == "meat":
-            score = competition.price_weight * price + competition.quality_weight * quality
-        else:
-            score = price
-        scored.append(replace(b, quality=quality, score=score))
-    order = sorted(range(len(scored)), key=lambda i: (-scored[i].score, i))
-    return [scored[i] for i in order]
-
 
 # -- the lots and the commissioner's commissioning ----------------------------------------------
 
 
-@dataclass(frozen=True)
-class ContractEvent:
-    """Something that happened to an area's contract (for analysis and tests).
-
-    Attributes:
-        month: when (0: the first competitions, before the first month).
-        area: the area.
-        kind: ``award``, ``no_bid``, ``interim``, ``handback``, ``rectification_notice``,
-            ``termination`` or ``break``.
-        provider: the provider concerned (the winner of an award; the holder otherwise).
-
-    """
-
-    month: int
-    area: int
-    kind: str
-    provider: str
-
-
-class Lot:
-    """One contract area as a contract: who holds it, on which bid, and its pending events.
-
-    Its scheduled events are its own bound methods, so the lot (held by
-    :class:`Commissioning`) keeps them alive: Mesa holds callbacks weakly.
-    """
-
-    def __init__(self, commissioning: Commissioning, area: int, holder: Prime,
-                 interim: bool = False) -> None:
-        self.commissioning = commissioning
-        self.area = area
-        self.holder = holder
-        self.bid: Bid | None = None
-        self.awarded = 0
-        self.interim = interim
-        self.notice: int | None = None
-        self.barred: set[str] = set()
-        self.measured_cf = 0.0
-        self.measured = 0.0
-        self.measured_cohorts = 0
-        self._events: list[Event] = []
-
-    @property
-    def factor(self) -> float:
-        """The price factor its terms are scaled by."""
-        if self.bid is not None:
-            return self.bid.price_factor
-        spec = self.commissioning.spec
-        return spec.interim.price_factor if (self.interim and spec is not None) else 1.0
-
-    def start(self, holder: Prime, bid: Bid | None, month: int, interim: bool) -> None:
-        """Begin a contract or an interim arrangement, forgetting the last one's events."""
-        for event in self._events:
-            event.cancel()
-        self._events = []
-        self.holder, self.bid, self.awarded, self.interim = holder, bid, month, interim
-        self.notice = None
-        self.measured_cf = self.measured = 0.0
-        self.measured_cohorts = 0
-        model = self.commissioning.model
-        contract = model.design.contract
-        if interim or bid is None:
-            return
-        end = month + contract.term_months if contract.term_months is not None else None
-        last = min(end, model.referral_months) if end is not None else model.referral_months
-        if end is not None and end < model.referral_months:
-            self._events.append(model.schedule_event(self.end_of_term, at=end))
-        step = contract.break_clause_months
-        if step is not None:
-            for at in range(month + step, last, step):
-                self._events.append(model.schedule_event(self.break_point, at=at))
-
-    def schedule_recompete(self, at: int) -> None:
-        """Let a new contract in month ``at`` (after a hand-back, termination or no bid)."""
-        self._events.append(self.commissioning.model.schedule_event(self.recompete, at=at))
-
-    def end_of_term(self) -> None:
-        """Re-compete the area (scheduled at the contract's end)."""
-        self.commissioning.compete(self, self.commissioning.model.steps)
-
-    def break_point(self) -> None:
-        """Let either party end the contract (scheduled at each break point)."""
-        self.commissioning.break_point(self, self.commissioning.model.steps)
-
-    def recompete(self) -> None:
-        """Let a new contract (scheduled after a failure, termination or empty competition)."""
-        self.commissioning.compete(self, self.commissioning.model.steps)
-
-
-class Commissioning:
+class Commissioning(Mechanism):
     """Who holds each area, on what terms; the competitions, reviews and failures that change it.
 
     Made by the model before the commissioner and the market: it makes the
     primes (and, with a competition, the interim provider) and lets every
-    area, filling ``model.primes``, ``model.prime_of_area`` and
-    ``model.area_prime``.
+    area, filling ``model.primes`` and ``model.areas`` (sim/areas.py).
 
     Args:
-        model: the model, with its ledger, an empty ``primes`` and ``prime_of_area``, and an
-            ``area_prime`` array with one entry per area.
+        model: the model, with its ledger, an empty ``primes`` and its ``areas`` not yet let.
 
     """
 
@@ -480,11 +160,10 @@ class Commissioning:
         n_areas = design.areas
         self.bidders: list[Prime] = []
         for spec in design.primes:
-            prime = Prime(model, spec, len(model.primes), [])
+            prime = Prime(model, spec, len(model.primes))
             model.primes.append(prime)
             self.bidders.append(prime)
         self.interim: Prime | None = None
-        self._terms: list[PaymentSpec] = [self.base] * n_areas
         self.lots: list[Lot] = []
         self.awards: list[Bid] = []
         self.history: list[ContractEvent] = []
@@ -502,36 +181,34 @@ class Commissioning:
         self._service_seen: dict[str, tuple[float, float]] = {}
         self._worth: dict[str, list[float]] = {p.name: [] for p in self.bidders}
         self._reductions: dict[str, float] = {}
-        # who held each area in each month (row m - 1: month m), for the cohort table
-        self._holders: list[list[int]] = []
         if self.spec is None:
             self._direct_award()
+            model.areas.record()
             return
         stream = np.random.SeedSequence(model.seed, spawn_key=(_STREAM_KEY,))
         self.rng = np.random.default_rng(stream)
-        self.interim = Prime(model, self._interim_spec(), len(model.primes), list(range(n_areas)))
+        self.interim = Prime(model, self._interim_spec(), len(model.primes))
         model.primes.append(self.interim)
-        model.prime_of_area.extend([self.interim] * n_areas)
-        model.area_prime[:] = self.interim.index
+        for area in range(n_areas):
+            model.areas.assign(area, self.interim)
         planned = design.cohort.referrals_per_year / 12.0 / n_areas
         self.room = open_data_room(self.rng, model.profile, self.spec.data_room_size, planned)
-        self.lots = [Lot(self, area, self.interim, interim=True) for area in range(n_areas)]
+        self.lots = [Lot(self, area, interim=True) for area in range(n_areas)]
         for lot in self.lots:
             self.compete(lot, 0)
-        self._holders.append([p.index for p in model.prime_of_area])
+        model.areas.record()
         model.schedule_recurring(self.review, Schedule(interval=1, start=1, end=model.end_month))
 
     # -- set-up
     def _direct_award(self) -> None:
         """Give areas to the primes in list order, each its ``areas``, at the contract's prices."""
         model = self.model
+        area = 0
         for prime in self.bidders:
             for _ in range(prime.spec.areas):
-                area = len(model.prime_of_area)
-                prime.areas.append(area)
-                model.prime_of_area.append(prime)
-                model.area_prime[area] = prime.index
-                self.lots.append(Lot(self, area, prime))
+                model.areas.assign(area, prime)
+                self.lots.append(Lot(self, area))
+                area += 1
 
     def _interim_spec(self) -> PrimeSpec:
         interim = self.spec.interim
@@ -544,18 +221,6 @@ class Commissioning:
             subcontracting=SubcontractPolicy(max_subprimes_per_type=0),
         )
 
-    # -- what the rest of the model asks
-    def terms(self, area: int | None) -> PaymentSpec:
-        """Return the terms in force in an area: the contract's, at its holder's price."""
-        return self.base if area is None else self._terms[area]
-
-    def holder_at(self, cohort: Cohort) -> Prime:
-        """Return the provider that held the cohort's area when it was referred."""
-        if not self._holders:
-            return self.model.prime_of_area[cohort.area]
-        row = self._holders[min(cohort.month, len(self._holders)) - 1]
-        return self.model.primes[row[cohort.area]]
-
     # -- competitions
     def _room(self, month: int) -> DataRoom:
         """Return the data room: the plan at first; later, the last year's referrals per area."""
@@ -564,7 +229,7 @@ class Commissioning:
             return self.room
         first = max(1, month - _YEAR + 1)
         referred = model.month_start[month + 1] - model.month_start[first]
-        return self.room.at_volume(referred / (month - first + 1) / len(model.prime_of_area))
+        return self.room.at_volume(referred / (month - first + 1) / model.areas.count)
 
     def _eligible(self, lot: Lot, month: int) -> list[Prime]:
         cap = self.spec.max_areas_per_prime
@@ -660,15 +325,8 @@ class Commissioning:
         """Hand the area, its caseload and its outcome book to ``holder`` on the bid's terms."""
         model = self.model
         old = lot.holder
-        if old is not holder:
-            if lot.area in old.areas:
-                old.areas.remove(lot.area)
-            holder.areas.append(lot.area)
-            holder.areas.sort()
-            model.prime_of_area[lot.area] = holder
-            model.area_prime[lot.area] = holder.index
-        lot.start(holder, bid, month, interim)
-        self._terms[lot.area] = scaled_payment(self.base, lot.factor)
+        lot.start(bid, month, interim)
+        model.areas.assign(lot.area, holder, scaled_payment(self.base, lot.factor))
         self._retune(old)
         self._retune(holder)
 
@@ -819,19 +477,20 @@ class Commissioning:
         row["areas_interim"] = float(sum(lot.interim for lot in self.lots))
         for key in self._month:
             self._month[key] = 0
-        if self.spec is not None:
-            # the holders after this month's events serve next month's referrals
-            self._holders.append([p.index for p in self.model.prime_of_area])
         return row
 
+    def metrics(self) -> dict[str, float | None]:
+        """Return the run's commissioning measures (:func:`commissioning_metrics`)."""
+        return commissioning_metrics(self)
 
-def commissioning_metrics(model: PbRModel) -> dict[str, float | None]:
+
+def commissioning_metrics(c: Commissioning) -> dict[str, float | None]:
     """Return the run's measures of commissioning and market churn (docs/ODD.md 4.11.1).
 
     ``prime_losses`` adds up the losses of primes whose cash ended below their
     starting capital; ``referrals_vs_plan`` is referrals over the plan.
     """
-    c = model.commissioning
+    model = c.model
     factors = [b.price_factor for b in c.awards]
     initial = [b.price_factor for b in c.awards if b.month == 0]
     planned = model.design.cohort.referrals_per_year / 12.0 * model.referral_months
@@ -852,3 +511,8 @@ def commissioning_metrics(model: PbRModel) -> dict[str, float | None]:
         "primes_with_losses": float(sum(p.cash < p.spec.capital for p in c.bidders)),
         "referrals_vs_plan": float(model.store.size / planned) if planned > 0 else None,
     }
+
+
+#: The letting of areas and commissioning over time, as a mechanism (sim/mechanisms.py). Every run
+#: has one: without a ``competition`` it is the direct award, whose measures are the zeros of no churn.
+MECHANISM = MechanismType("commissioning", build=Commissioning)

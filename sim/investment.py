@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mesa.time import Schedule
 from pbrsim.sim.ledger import Kind, Party
+from pbrsim.sim.mechanisms import Mechanism, MechanismType, Settled
 from pbrsim.sim.payments import (
     MeasuredOutcome,
     apply_total_cap,
@@ -65,8 +66,7 @@ __all__ = [
     "annualised_irr",
     "annualised_return",
     "build_social_impact_bond",
-    "investment_metrics",
-]
+    ]
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def annualised_return(flows: np.ndarray | list[float]) -> float | None:
     return float((repaid / drawn) ** (12.0 / months) - 1.0)
 
 
-class SocialImpactBond:
+class SocialImpactBond(Mechanism):
     """The investors in a social impact bond: their capital, drawdowns and repayments.
 
     Args:
@@ -158,7 +158,7 @@ class SocialImpactBond:
         self.flows: dict[int, float] = defaultdict(float)
         self.capital_exhausted_month: int | None = None
         n = math.ceil(model.referral_months / spec.cohort_months)
-        areas = len(model.prime_of_area)
+        areas = model.areas.count
         starts = spec.cohort_months * np.arange(n)
         months = np.minimum(spec.cohort_months, model.referral_months - starts)
         #: monthly cohorts (one per area and referral month) in each bond cohort
@@ -195,6 +195,10 @@ class SocialImpactBond:
             self._marks[prime.name] = prime.cash
 
     # -- money in: outcome payments
+    def on_settled(self, settled: Settled) -> None:
+        """Take each cohort the commissioner measures into the bond's own cohorts."""
+        self.on_measured(settled.cohort, settled.outcome, settled.untreated_reoffences)
+
     def on_measured(self, cohort: Cohort, outcome: MeasuredOutcome,
                     untreated_reoffences: float) -> None:
         """Add a measured monthly cohort to its bond cohort; pay whatever that triggers.
@@ -282,12 +286,10 @@ _EMPTY = ("investor_capital", "investor_drawn", "investor_repaid", "investor_ret
           "investor_irr", "investor_loss", "investor_multiple")
 
 
-def investment_metrics(model: PbRModel) -> dict[str, float | None]:
-    """Return the bond's measures; without a bond, the investor measures as null.
+def _without_bond(model: PbRModel) -> dict[str, float | None]:
+    """Without a bond, the investor measures are null."""
+    return dict.fromkeys(_EMPTY)
 
-    With a bond, ``deadweight_payments`` is the bond's (``sib_deadweight_payments``).
-    """
-    bond: SocialImpactBond | None = getattr(model, "investment", None)
-    if bond is None:
-        return dict.fromkeys(_EMPTY)
-    return bond.metrics()
+
+#: A social impact bond as a mechanism (sim/mechanisms.py).
+MECHANISM = MechanismType("social impact bond", build=build_social_impact_bond, absent_metrics=_without_bond)

@@ -7,49 +7,12 @@ same movements independently, so tests can hold the two to each other
 
 from __future__ import annotations
 
-import enum
 from collections import defaultdict
 
 import pandas as pd
+from pbrsim.sim.vocabulary import Kind, Party
 
 __all__ = ["Kind", "Ledger", "Party"]
-
-
-class Party(enum.StrEnum):
-    """Ledger parties that are not agents (agents appear under their own names)."""
-
-    COMMISSIONER = "commissioner"
-    OVERHEAD = "overhead"
-    """Fixed costs of providers (premises, management): money that leaves the model."""
-    FRONT_LINE = "front_line_delivery"
-    """Caseworkers' time: the cost of service delivered, money that leaves the model."""
-    PROCUREMENT = "procurement"
-    """The cost of running a competition."""
-
-
-class Kind(enum.StrEnum):
-    """What a payment is for. The values are what ledger.csv and the ``paid_<kind>`` measures say."""
-
-    FEES = "fees"
-    """Fees for service and block grant, invoiced (less any share withheld at risk)."""
-    FEE_RECONCILIATION = "fee_reconciliation"
-    """Annual reconciliation of fees for service by volume band (either way)."""
-    OUTCOME_BINARY = "outcome_binary"
-    OUTCOME_FREQUENCY = "outcome_frequency"
-    DELIVERY_COST = "delivery_cost"
-    OVERHEAD = "overhead"
-    SUBCONTRACT_FEE = "subcontract_fee"
-    OUTCOME_SHARE = "outcome_share"
-    """The share of outcome payments a prime passes down to a sub-prime."""
-    PROCUREMENT = "procurement"
-    MARGIN_CLAWBACK = "margin_clawback"
-    SIB_SERVICE_FEE = "sib_service_fee"
-    """Investors paying the provider's costs under a social impact bond."""
-
-    @classmethod
-    def outcome(cls, measure: str) -> Kind:
-        """The kind of an outcome payment on ``measure`` (``binary`` or ``frequency``)."""
-        return cls(f"outcome_{measure}")
 
 
 class Ledger:

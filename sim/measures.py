@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from pbrsim.sim.ledger import Kind as LedgerKind
 from pbrsim.sim.vocabulary import AGE_GROUPS, BAND_NAMES, SECTORS
+from pbrsim.sim.vocabulary import Kind as LedgerKind
 
 __all__ = [
     "AGE_GROUPS",

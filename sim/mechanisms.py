@@ -104,14 +104,14 @@ class MechanismType:
     absent_metrics: Callable[[PbRModel], Metrics] = field(default=_nothing)
 
 
-#: Modules that each define ``MECHANISM``, in the order their hooks are called and their
-#: monthly columns and metrics appear. The commissioning mechanism is built first by the model
-#: (it makes the primes and lets the areas) but is called last.
+#: Modules that each define ``MECHANISM``, in the order they are built and their hooks called
+#: (so the order their monthly columns and metrics appear). Commissioning comes first: it makes
+#: the primes and lets the areas, which the others need.
 MECHANISM_MODULES: tuple[str, ...] = (
+    "pbrsim.sim.commissioning",
     "pbrsim.sim.supply_chain",
     "pbrsim.sim.stewardship",
     "pbrsim.sim.investment",
-    "pbrsim.sim.commissioning",
 )
 
 

@@ -16,20 +16,22 @@ the monthly record.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 from mesa import Model
 from mesa.time import Priority, Schedule
 from pbrsim.sim.agents import Cohort, Commissioner, Prime
-from pbrsim.sim.commissioning import Commissioning, volume_factor
+from pbrsim.sim.areas import AreaHolders
 from pbrsim.sim.counterfactual import build_counterfactual
-from pbrsim.sim.investment import build_social_impact_bond
 from pbrsim.sim.ledger import Ledger
-from pbrsim.sim.population import COHORT_TYPES, OffenderStore, draw_offenders
+from pbrsim.sim.mechanisms import Mechanism, MechanismType, Settled, build_mechanisms
+from pbrsim.sim.population import COHORT_TYPES, OffenderStore, draw_offenders, volume_factor
 from pbrsim.sim.scenario import BAND_NAMES, Scenario
-from pbrsim.sim.stewardship import build_margin_cap
-from pbrsim.sim.supply_chain import build_market
 
 __all__ = ["PbRModel"]
+
+M = TypeVar("M", bound=Mechanism)
 
 
 def _poisson_ppf(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
@@ -89,15 +91,13 @@ class PbRModel(Model):
         self.ledger = Ledger()
 
         self.primes: list[Prime] = []
-        self.prime_of_area: list[Prime] = []
-        self.area_prime = np.zeros(design.areas, dtype=np.int16)
-        # makes the primes and lets every area: direct award, or competitions (sim/commissioning.py)
-        self.commissioning = Commissioning(self)
+        #: who holds each area, on what terms, month by month (the one record of it)
+        self.areas = AreaHolders(design.areas, contract.payment)
+        # optional contract mechanisms, built from the scenario (sim/mechanisms.py); the first,
+        # commissioning, makes the primes and lets every area (direct award or competitions)
+        self.mechanism_slots: list[tuple[MechanismType, Mechanism | None]] = build_mechanisms(self)
+        self.mechanisms: list[Mechanism] = [m for _, m in self.mechanism_slots if m is not None]
         self.commissioner = Commissioner(self)
-        self.market = build_market(self)
-        # stewardship (margin cap) and a social impact bond schedule themselves on the clock
-        self.margin_cap = build_margin_cap(self)
-        self.investment = build_social_impact_bond(self)
         self.counterfactual = build_counterfactual(
             contract.counterfactual, self.profile, self.follow_up, self.measurement_rng
         )
@@ -127,12 +127,21 @@ class PbRModel(Model):
         for prime in self.primes:
             prime.learn(month)
         self.accrue_fees(month)
-        if self.market is not None:
-            self.market.end_of_month(month)
+        for mechanism in self.mechanisms:
+            mechanism.end_of_month(month)
 
     def run(self) -> None:
         """Run every month until the last cohort has been measured and paid for."""
         self.run_until(self.end_month)
+
+    def mechanism(self, kind: type[M]) -> M | None:
+        """The run's mechanism of class ``kind`` (e.g. the supply chain's ``Market``), or None."""
+        return next((m for m in self.mechanisms if isinstance(m, kind)), None)
+
+    def settled(self, settled: Settled) -> None:
+        """Tell every mechanism of a cohort the commissioner has measured and paid for."""
+        for mechanism in self.mechanisms:
+            mechanism.on_settled(settled)
 
     def drift_at(self, month: int) -> float:
         """True change in risk since the baseline year for people referred in ``month``."""
@@ -144,7 +153,7 @@ class PbRModel(Model):
         if month > self.referral_months:
             self.month_start[month + 1] = self.store.size
             return
-        areas = len(self.prime_of_area)
+        areas = self.areas.count
         rate = self.design.cohort.referrals_per_year / 12.0 / areas * volume_factor(self.design.cohort, month)
         counts = self.population_rng.poisson(rate, areas)
         people = draw_offenders(self.population_rng, int(counts.sum()), self.profile,
@@ -155,7 +164,7 @@ class PbRModel(Model):
         for a, n in enumerate(counts):
             cohort = Cohort(self, a, month, start, start + int(n))
             if self.design.contract.referral_selection:
-                refused = self.prime_of_area[a].screen(np.arange(start, start + int(n)))
+                refused = self.areas.holder(a).screen(np.arange(start, start + int(n)))
                 self.store.refused[start:start + int(n)] = refused
                 cohort.accepted = int(n) - int(refused.sum())
             start += int(n)
@@ -170,7 +179,7 @@ class PbRModel(Model):
     def deliver(self, month: int) -> None:
         """Each prime serves the people in their service period."""
         lo = self._window_start(month, self.service_months)
-        owner = self.area_prime[self.store.area[lo:self.store.size]]
+        owner = self.areas.as_array()[self.store.area[lo:self.store.size]]
         # people a prime refused at referral get no commissioned service (nobody in the model serves them)
         owner = np.where(self.store.refused[lo:self.store.size], -1, owner)
         for prime in self.primes:
@@ -216,7 +225,7 @@ class PbRModel(Model):
             if months_in >= self.service_months:
                 continue
             still_active.append(cohort)
-            prime = self.prime_of_area[cohort.area]
+            prime = self.areas.holder(cohort.area)
             new = months_in == 0
             self.commissioner.accrue_fees(
                 prime.name, cohort,
@@ -241,7 +250,8 @@ class PbRModel(Model):
             row[f"effort_{band}"] = self.month_effort[b] / in_service[b] if in_service[b] else 0.0
         for prime in self.primes:
             row[f"cash_{prime.name}"] = prime.cash
-        if self.market is not None:
-            row.update(self.market.monthly_row())
-        row.update(self.commissioning.monthly_row())
+        for mechanism in self.mechanisms:
+            row.update(mechanism.monthly_row())
         self.monthly.append(row)
+        # the holders after this month's events serve next month's referrals
+        self.areas.record()

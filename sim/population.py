@@ -21,10 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pbrsim.sim.scenario import SERVICE_TYPES, CohortType
+from pbrsim.sim.scenario import SERVICE_TYPES, CohortSpec, CohortType
 
 __all__ = [
     "BAND_EDGES",
+    "volume_factor",
     "COHORT_TYPES",
     "CohortProfile",
     "OffenderStore",
@@ -252,3 +253,11 @@ class OffenderStore:
         """Columns cut to the rows in use."""
         return {name: col[: self.size] for name, col in self.columns.items()}
 
+
+def volume_factor(cohort: CohortSpec, month: int) -> float:
+    """Return referrals in ``month`` as a multiple of the plan: the product of shocks in force."""
+    factor = 1.0
+    for shock in cohort.volume_shocks:
+        if month >= shock.start_month and (shock.end_month is None or month <= shock.end_month):
+            factor *= shock.factor
+    return factor

@@ -15,12 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pbrsim.sim.commissioning import commissioning_metrics
-from pbrsim.sim.investment import investment_metrics
 from pbrsim.sim.ledger import Kind, Party
+from pbrsim.sim.mechanisms import mechanism_metrics
 from pbrsim.sim.model import PbRModel
 from pbrsim.sim.scenario import BAND_NAMES, Scenario
-from pbrsim.sim.stewardship import stewardship_metrics
 from pbrsim.sim.strategies import block_grant_per_referral, marginal_values
 from pbrsim.sim.vocabulary import AGE_GROUPS
 
@@ -55,7 +53,7 @@ def run_scenario(design: Scenario, seed: int | None = None) -> RunResult:
     cohorts = pd.DataFrame(
         [
             # the prime that held the area when the cohort was referred (areas can be re-let)
-            {"month": c.month, "area": c.area, "prime": model.commissioning.holder_at(c).name,
+            {"month": c.month, "area": c.area, "prime": model.areas.holder_at(c.area, c.month, model.primes).name,
              "referred": c.size, **(c.result or {})}
             for c in model.cohorts
         ]
@@ -212,14 +210,6 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
             100.0 * float(untreated[mask].sum() - treated[mask].sum()) / size if size else None
         )
     m.update(_creaming_and_parking(s, hours, engaged, model))
-    if model.market is not None:
-        m.update(model.market.metrics())
-        # what sub-primes kept: everything primes paid them less everything they spent
-        frame = model.ledger.frame()
-        names = set(frame.loc[frame.kind.isin([Kind.SUBCONTRACT_FEE.value, Kind.OUTCOME_SHARE.value]), "payee"])
-        m["subprime_margin"] = float(frame.loc[frame.payee.isin(names), "amount"].sum()
-                                     - frame.loc[frame.payer.isin(names), "amount"].sum())
-    m.update(stewardship_metrics(model))
-    m.update(investment_metrics(model))
-    m.update(commissioning_metrics(model))
+    # supply chain, stewardship, social impact bond, commissioning: whatever the scenario has
+    m.update(mechanism_metrics(model))
     return {k: (None if v is None else float(v)) for k, v in m.items()}

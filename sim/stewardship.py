@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from mesa.time import Priority, Schedule
 from pbrsim.sim.ledger import Kind, Party
+from pbrsim.sim.mechanisms import Mechanism, MechanismType
 from pbrsim.sim.payments import margin_clawback
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def merlin_outcome_share(wanted: float, value_of_full_share: float, price_per_ho
 # -- open book and the margin cap ------------------------------------------------------------------
 
 
-class MarginCap:
+class MarginCap(Mechanism):
     """The commissioner's reconciliation of each prime's margin against the cap (open book).
 
     Args:
@@ -151,6 +152,10 @@ class MarginCap:
         """Margin clawed back from all primes."""
         return float(sum(self.clawed_back.values()))
 
+    def metrics(self) -> dict[str, float | None]:
+        """Return the run's stewardship measures, with what the cap clawed back."""
+        return stewardship_metrics(self.model, self)
+
 
 def build_margin_cap(model: PbRModel) -> MarginCap | None:
     """Return the contract's margin cap, scheduled on the model's clock, or None without one."""
@@ -158,7 +163,7 @@ def build_margin_cap(model: PbRModel) -> MarginCap | None:
     return MarginCap(model, spec) if spec.margin_cap is not None else None
 
 
-def stewardship_metrics(model: PbRModel) -> dict[str, float | None]:
+def stewardship_metrics(model: PbRModel, cap: MarginCap | None = None) -> dict[str, float | None]:
     """Return the run's stewardship measures (definitions in docs/ODD.md, "Observation").
 
     ``margin_clawed_back`` is what the commissioner recovered under the cap;
@@ -169,7 +174,6 @@ def stewardship_metrics(model: PbRModel) -> dict[str, float | None]:
     """
     spec = model.design.contract.stewardship
     ledger = model.ledger
-    cap: MarginCap | None = getattr(model, "margin_cap", None)
     clawed = cap.total if cap is not None else 0.0
     m: dict[str, float | None] = {
         "merlin_standard": float(spec.merlin),
@@ -186,9 +190,21 @@ def stewardship_metrics(model: PbRModel) -> dict[str, float | None]:
         costs = sum(ledger.total(payer=name) for name in names) - clawed
         m["open_book_prime_costs"] = costs
         m["open_book_prime_margin_share"] = (income - costs) / income if income > 0 else None
-    market = getattr(model, "market", None)
+    from pbrsim.sim.supply_chain import Market  # the Merlin rule acts inside the supply chain
+
+    market = model.mechanism(Market)
     if spec.merlin and market is not None and market.decisions:
         sought = {chain.prime.name: chain.sought_outcome_share for chain in market.chains}
         cut = sum(d.outcome_share < sought[d.prime] - 1e-12 for d in market.decisions)
         m["merlin_outcome_share_cut"] = cut / len(market.decisions)
     return m
+
+
+def _without_cap(model: PbRModel) -> dict[str, float | None]:
+    return stewardship_metrics(model, None)
+
+
+#: Stewardship rules as a mechanism (sim/mechanisms.py): the margin cap reconciles on the clock;
+#: the Merlin standard acts inside the supply chain (``merlin_policy``); open book is reporting.
+#: Every run reports the rules in force, with or without a cap.
+MECHANISM = MechanismType("stewardship", build=build_margin_cap, absent_metrics=_without_cap)

@@ -167,7 +167,7 @@ def test_a_volume_shortfall_is_topped_up_each_year_in_the_ledger():
     # year 1 ends in month 12; the second (six months) waits for its run-off: 18 + 12 - 1 = 29
     assert sorted(paid.month.unique()) == [12, 29]
     assert (paid.payer == "commissioner").all()
-    for area, prime in enumerate(model.prime_of_area):
+    for area, prime in enumerate(model.areas.holders()):
         mine = paid[paid.payee == prime.name].set_index("month")["amount"]
         assert mine[12] == pytest.approx(expected_reconciliation(model, area, 1, 12, 12), rel=1e-9)
         assert mine[29] == pytest.approx(expected_reconciliation(model, area, 13, 18, 29), rel=1e-9)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pbrsim.sim import run_scenario
+from pbrsim.sim.bases import basis_of
+from pbrsim.sim.commissioning import Commissioning
+from pbrsim.sim.investment import SocialImpactBond
 from pbrsim.sim.model import PbRModel
 
 from pbrsim.scenario_files import load_scenario
@@ -23,18 +26,18 @@ def test_money_is_conserved(shipped_run):
     """Every pound the commissioner pays lands with a prime (or a bond's investors) and is spent or kept."""
     model = shipped_run
     ledger = model.ledger.frame()
-    investors = [model.investment.name] if model.investment is not None else []
+    investors = [model.mechanism(SocialImpactBond).name] if model.mechanism(SocialImpactBond) is not None else []
     # under a bond the commissioner pays the investors, and they pay the prime
     paid_out = ledger.loc[ledger.payer.isin(["commissioner", *investors]), "amount"].sum()
     received = ledger.loc[ledger.payee.isin([p.name for p in model.primes] + investors), "amount"].sum()
     # the commissioner's cost of running competitions leaves the model (sim/commissioning.py)
     procurement = ledger.loc[ledger.payee == "procurement", "amount"].sum()
-    assert procurement == pytest.approx(model.commissioning.procurement_costs, rel=1e-12)
+    assert procurement == pytest.approx(model.mechanism(Commissioning).procurement_costs, rel=1e-12)
     assert paid_out == pytest.approx(received + procurement, rel=1e-12)
     for name in investors:
         flows = (ledger.loc[ledger.payee == name, "amount"].sum()
                  - ledger.loc[ledger.payer == name, "amount"].sum())
-        bond = model.investment
+        bond = model.mechanism(SocialImpactBond)
         assert bond.cash - bond.spec.investor_capital == pytest.approx(flows, rel=1e-9, abs=1e-3)
     for prime in model.primes:
         income = ledger.loc[ledger.payee == prime.name, "amount"].sum()
@@ -48,7 +51,7 @@ def test_withheld_fees_are_earned_back_or_forfeited(shipped_run):
     model = shipped_run
     com = model.commissioner
     pot_paid = sum(c.result["outcome_paid"] for c in model.cohorts) if any(
-        o.basis == "pot" for o in model.design.contract.payment.outcomes) else 0.0
+        basis_of(o).draws_on_pot for o in model.design.contract.payment.outcomes) else 0.0
     assert com.withheld_total == pytest.approx(pot_paid + com.pot_forfeited, rel=1e-9, abs=1e-6)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pbrsim.sim import run_scenario
 from pbrsim.sim.model import PbRModel
-from pbrsim.sim.supply_chain import InHouse, SubcontractedSupply, Terms, acceptable, bargaining_power
+from pbrsim.sim.supply_chain import InHouse, Market, SubcontractedSupply, Terms, acceptable, bargaining_power
 
 from pbrsim.scenario_files import ScenarioFileError, load_scenario
 from tests.conftest import SCENARIOS
@@ -32,7 +32,7 @@ def one_prime_market(subprimes: list[dict], policy: dict | None = None, entry: f
     """A small region with one uniform prime and a market of the given sub-primes."""
     overrides = {
         "cohort": {"referrals_per_year": 6000},
-        "contract": {"months": months, **(contract or {})},
+        "contract": {"referral_months": months, **(contract or {})},
         "primes": ONE_PRIME,
         "market": {"subprimes": subprimes, "policy": policy or {},
                    "entry": {"probability_per_month": entry}},
@@ -92,7 +92,7 @@ def test_power_decides_who_takes_risky_or_thin_terms():
 def test_no_market_means_in_house(small_scenario):
     """Without a market every prime delivers in-house and no market measures appear."""
     model = PbRModel(small_scenario("tr_hybrid"))
-    assert model.market is None
+    assert model.mechanism(Market) is None
     assert all(isinstance(p.supply, InHouse) for p in model.primes)
 
 
@@ -132,16 +132,16 @@ def test_money_is_conserved_through_the_supply_chain(pair):
                 change = prime.cash - prime.spec.capital
                 flows = received[prime.name] - paid[prime.name]
                 assert change == pytest.approx(flows, rel=1e-9, abs=1e-3)
-            for sub in model.market.subprimes:
+            for sub in model.mechanism(Market).subprimes:
                 flows = received.get(sub.name, 0.0) - paid.get(sub.name, 0.0)
                 assert sub.cash - sub.reserves == pytest.approx(flows, rel=1e-9, abs=1e-3)
                 assert sub.income - sub.costs == pytest.approx(flows, rel=1e-9, abs=1e-3)
             # sub-primes are paid only by primes, and pay only staff and overheads
-            subs = {s.name for s in model.market.subprimes}
+            subs = {s.name for s in model.mechanism(Market).subprimes}
             assert set(ledger.loc[ledger.payee.isin(subs), "payer"]) <= set(primes)
             payees = set(ledger.loc[ledger.payer.isin(subs), "payee"])
             assert payees <= {"front_line_delivery", "overhead"}
-            assert not model.market._fees_due, "fees owed to sub-primes were never paid"
+            assert not model.mechanism(Market)._fees_due, "fees owed to sub-primes were never paid"
 
 
 def test_outcome_shares_come_out_of_outcome_payments(pair):
@@ -161,7 +161,7 @@ def test_outcome_shares_come_out_of_outcome_payments(pair):
 def test_passing_risk_down_transfers_it_and_drives_exits(pair):
     """Outcome shares and late fees give sub-primes more risk than money, and more exits."""
     for fees, risk in pair.values():
-        f, r = fees.market.metrics(), risk.market.metrics()
+        f, r = fees.mechanism(Market).metrics(), risk.mechanism(Market).metrics()
         assert f["risk_transfer_ratio"] == 0.0
         assert r["risk_transfer_ratio"] > 1.05
         assert r["subprime_exits"] >= f["subprime_exits"] + 10
@@ -175,7 +175,7 @@ def test_capacity_is_respected(pair):
     """No sub-prime ever delivers, or contracts, more hours in a month than its capacity."""
     for models in pair.values():
         for model in models:
-            for sub in model.market.subprimes:
+            for sub in model.mechanism(Market).subprimes:
                 assert sub.max_hours_month <= sub.capacity * (1 + 1e-9)
                 assert sub.free_hours >= -1e-6
 
@@ -186,7 +186,7 @@ def test_market_measures_are_reported(pair):
     for row in model.monthly:
         assert {"active_subprimes", "active_subprimes_voluntary", "subprime_exits",
                 "subprime_entries", "subprime_cash_total"} <= set(row)
-    m = model.market.metrics()
+    m = model.mechanism(Market).metrics()
     assert sum(row["subprime_exits"] for row in model.monthly) == m["subprime_exits"]
     assert sum(row["subprime_entries"] for row in model.monthly) == m["subprime_entries"]
     sectors = ("voluntary", "social_enterprise", "private", "public")
@@ -205,7 +205,7 @@ def test_reserves_buy_the_power_to_decline():
         contract={"payment": {"at_risk_share": 0.5}},
     )
     model = run(design, 1)
-    first = model.market.decisions_frame().query("month == 1").set_index("subprime")
+    first = model.mechanism(Market).decisions_frame().query("month == 1").set_index("subprime")
     rich, poor = first.loc["Rich 1"], first.loc["Poor 1"]
     assert rich["at_risk_share"] == pytest.approx(poor["at_risk_share"])
     assert rich["at_risk_share"] > 0.3
@@ -217,7 +217,7 @@ def test_exits_send_work_back_in_house():
     """When the only sub-prime runs out of cash, its hours go back to the prime's own staff."""
     design = one_prime_market([accommodation("Thin", 40_000)], policy={"payment_lag_months": 6})
     model = run(design, 2)
-    sub = model.market.subprimes[0]
+    sub = model.mechanism(Market).subprimes[0]
     assert sub.exit_reason == "insolvency"
     shares = [row["subcontracted_hours_share"] for row in model.monthly]
     assert max(shares[: sub.exit_month]) > 0
@@ -230,7 +230,7 @@ def test_entrants_take_up_work_left_by_exits():
     design = one_prime_market([accommodation("Thin", 40_000)], entry=0.5,
                               policy={"payment_lag_months": 6, "max_subprimes_per_type": 1})
     model = run(design, 2)
-    market = model.market
+    market = model.mechanism(Market)
     entrants = [s for s in market.subprimes if s.entered > 0]
     assert market.entries == len(entrants)
     # accommodation had a sub-prime from the start: entrants came only once it had gone
@@ -247,7 +247,7 @@ def test_work_that_stops_paying_ends_in_exit():
     """A sub-prime losing money month after month leaves once its cash is under half its reserve."""
     model = PbRModel(load_scenario(FEES_ONLY, overrides={"cohort": {"referrals_per_year": 600}}))
     spec = model.design.market
-    sub = model.market.subprimes[0]
+    sub = model.mechanism(Market).subprimes[0]
     sub.cash = 0.4 * sub.reserves
     reasons = []
     for _ in range(spec.exit_loss_months):
@@ -265,14 +265,14 @@ def test_promised_volumes_and_bid_candy():
                                                "honour_volume_commitment": True})
     broken = one_prime_market(subprimes, policy={"volume_commitment_share": 1.0})
     m_kept, m_broken = run(kept, 4), run(broken, 4)
-    assert m_kept.market.metrics()["bid_candy_share"] > 0
-    assert m_kept.market.honoured_fees > 0
-    assert m_broken.market.honoured_fees == 0
+    assert m_kept.mechanism(Market).metrics()["bid_candy_share"] > 0
+    assert m_kept.mechanism(Market).honoured_fees > 0
+    assert m_broken.mechanism(Market).honoured_fees == 0
 
 
 def test_same_seed_same_market():
     """The same scenario and seed give the same market, offers, answers and ledger."""
-    small = {"cohort": {"referrals_per_year": 6000}, "contract": {"months": 24}}
+    small = {"cohort": {"referrals_per_year": 6000}, "contract": {"referral_months": 24}}
     design = load_scenario(RISK_DOWN, overrides=small)
     a, b = run_scenario(design, 3), run_scenario(design, 3)
     assert a.metrics == b.metrics

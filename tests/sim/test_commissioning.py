@@ -13,6 +13,7 @@ import pytest
 from pbrsim.sim import run_scenario
 from pbrsim.sim.commissioning import (
     Bid,
+    Commissioning,
     DataRoom,
     Life,
     evaluate,
@@ -30,7 +31,7 @@ from pbrsim.scenario_files import load_scenario
 from tests.conftest import SCENARIOS, small
 
 SEEDS = (1, 2, 3)
-MONTHS = {"contract": {"months": 48}}
+MONTHS = {"contract": {"referral_months": 48}}
 NO_SHOCK = {"cohort": {"volume_shocks": []}}
 # fee for service at the unit price: no fees at risk, no outcomes, no volume bands
 FEE_FOR_SERVICE = {"contract": {"payment": {"at_risk_share": 0.0, "outcomes": [], "volume_bands": []}}}
@@ -138,10 +139,10 @@ def test_schema_refuses_reletting_without_a_competition():
 def test_direct_award_without_a_competition_is_as_before():
     """No competition: areas go to the primes in list order, at the contract's own prices."""
     model = PbRModel(small("tr_hybrid"))
-    assert [p.name for p in model.prime_of_area] == [p.name for p in model.design.primes]
+    assert [p.name for p in model.areas.holders()] == [p.name for p in model.design.primes]
     assert all(model.commissioner.terms(a) is model.design.contract.payment for a in range(3))
     model.run()
-    assert model.commissioning.competitions == 0 and not model.commissioning.history
+    assert model.mechanism(Commissioning).competitions == 0 and not model.mechanism(Commissioning).history
     m = run_scenario(small("tr_hybrid"), 1).metrics
     assert m["competitions"] == 0 and m["procurement_costs"] == 0 and m["prime_failures"] == 0
     assert m["winning_price_factor_mean"] is None
@@ -186,7 +187,7 @@ def test_handback_leads_to_recompetition_and_the_area_keeps_being_served():
     """After a hand-back the interim provider serves the area until a new contract is let."""
     model = PbRModel(shipped("competition_lowest_tender"), rng=1)
     model.run()
-    com = model.commissioning
+    com = model.mechanism(Commissioning)
     handbacks = [e for e in com.history if e.kind == "handback"]
     delay = model.design.competition.procurement_months
     assert handbacks
@@ -210,7 +211,7 @@ def test_handback_leads_to_recompetition_and_the_area_keeps_being_served():
 
 def test_performance_regime_terminates_an_underdelivering_prime():
     """A prime that promised 8 hours and gives the 4-hour floor gets a notice, then termination."""
-    design = small("tr_hybrid", cohort={"referrals_per_year": 12000}, contract={"months": 36})
+    design = small("tr_hybrid", cohort={"referrals_per_year": 12000}, contract={"referral_months": 36})
     data = design.model_dump()
     data["primes"] = [{"name": "Overpromiser", "strategy": "profit_seeking", "hours_per_month": 8,
                        "capital": 20_000_000, "areas": 1}]
@@ -219,17 +220,17 @@ def test_performance_regime_terminates_an_underdelivering_prime():
     data["competition"] = {"evaluation": "meat", "procurement_months": 3}
     model = PbRModel(Scenario.model_validate(data), rng=1)
     model.run()
-    kinds = [(e.month, e.kind) for e in model.commissioning.history]
+    kinds = [(e.month, e.kind) for e in model.mechanism(Commissioning).history]
     assert kinds[:4] == [(0, "award"), (6, "rectification_notice"), (12, "termination"),
                          (12, "interim")]
     # barred from the area, nobody else bids: the interim provider serves it to the end
-    assert model.prime_of_area[0] is model.commissioning.interim
+    assert model.areas.holders()[0] is model.mechanism(Commissioning).interim
     assert all(k != "award" for month, k in kinds if month > 0)
 
 
 def test_same_seed_same_competitions():
     """The same design and seed give identical competitions, metrics and ledger."""
-    design = shipped("competition_lowest_tender", {"contract": {"months": 30}})
+    design = shipped("competition_lowest_tender", {"contract": {"referral_months": 30}})
     a, b = run_scenario(design, 5), run_scenario(design, 5)
     assert a.metrics == b.metrics and a.ledger.equals(b.ledger) and a.monthly.equals(b.monthly)
 

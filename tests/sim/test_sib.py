@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pbrsim.sim import run_scenario
-from pbrsim.sim.investment import FEE_KIND, OUTCOME_KIND, annualised_irr, annualised_return
+from pbrsim.sim.investment import FEE_KIND, OUTCOME_KIND, SocialImpactBond, annualised_irr, annualised_return
 from pbrsim.sim.model import PbRModel
 from pbrsim.sim.payments import sib_cohort_payment, sib_final_payment, sib_reduction_pct, sib_triggered
 
@@ -125,7 +125,7 @@ def recomputed(model: PbRModel) -> tuple[np.ndarray, np.ndarray, float, float]:
 def test_shipped_bond_pays_by_its_rules_and_moves_money_through_investors():
     """Investors pay the provider, the commissioner pays the investors, exactly by the triggers."""
     model = run(load_scenario(PETERBOROUGH))
-    bond_ = model.investment
+    bond_ = model.mechanism(SocialImpactBond)
     ledger = model.ledger.frame()
     assert set(ledger.loc[ledger.payer == "commissioner", "payee"]) == {bond_.name}
     assert set(ledger.loc[ledger.payer == bond_.name, "kind"]) == {FEE_KIND}
@@ -152,28 +152,28 @@ def test_the_cohort_trigger_is_exact_in_the_model():
     """Same people and outcomes, cohort trigger at cohort 1's measured fall or a hair above it."""
     first = run(bond(cohort_trigger_pct=100.0, overall_trigger_pct=100.0))
     cf, measured, _, _ = recomputed(first)
-    assert first.investment.repaid == 0.0  # unreachable triggers: investors lose what they put in
+    assert first.mechanism(SocialImpactBond).repaid == 0.0  # unreachable triggers: investors lose what they put in
     never = run_scenario(bond(cohort_trigger_pct=100.0, overall_trigger_pct=100.0)).metrics
     assert never["investor_return"] == -1.0 and never["investor_loss"] == never["investor_drawn"]
     fall = sib_reduction_pct(cf[0], measured[0])
     at = run(bond(cohort_trigger_pct=fall, overall_trigger_pct=100.0))
     above = run(bond(cohort_trigger_pct=fall + 0.01, overall_trigger_pct=100.0))
-    assert at.investment.paid_early[0] == pytest.approx(PRICE * (cf[0] - measured[0]))
-    assert above.investment.paid_early[0] == 0.0
+    assert at.mechanism(SocialImpactBond).paid_early[0] == pytest.approx(PRICE * (cf[0] - measured[0]))
+    assert above.mechanism(SocialImpactBond).paid_early[0] == 0.0
     # the overall trigger at the pilot's fall pays for the whole pilot
     pilot = sib_reduction_pct(cf.sum(), measured.sum())
     end = run(bond(cohort_trigger_pct=100.0, overall_trigger_pct=pilot))
-    assert end.investment.final_paid == pytest.approx(PRICE * (cf.sum() - measured.sum()))
+    assert end.mechanism(SocialImpactBond).final_paid == pytest.approx(PRICE * (cf.sum() - measured.sum()))
     short = run(bond(cohort_trigger_pct=100.0, overall_trigger_pct=pilot + 0.01))
-    assert short.investment.final_paid == 0.0
+    assert short.mechanism(SocialImpactBond).final_paid == 0.0
 
 
 def test_cap_and_capital_bind():
     """Outcome payments stop at the cap; with the capital drawn the provider bears its own costs."""
     capped = run(bond(cohort_trigger_pct=0.0, overall_trigger_pct=0.0, outcome_cap=1_000_000.0))
-    assert capped.investment.repaid == pytest.approx(1_000_000.0)
+    assert capped.mechanism(SocialImpactBond).repaid == pytest.approx(1_000_000.0)
     short = run(bond(investor_capital=1_000_000.0))
-    b = short.investment
+    b = short.mechanism(SocialImpactBond)
     assert b.drawn == pytest.approx(1_000_000.0) and b.cash == pytest.approx(b.repaid)
     assert b.capital_exhausted_month is not None
     prime = short.primes[0]

@@ -11,9 +11,11 @@ from pbrsim.sim.scenario_supply import SubcontractPolicy
 from pbrsim.sim.stewardship import (
     CLAWBACK,
     MERLIN_MAX_PAYMENT_LAG_MONTHS,
+    MarginCap,
     merlin_outcome_share,
     merlin_policy,
 )
+from pbrsim.sim.supply_chain import Market
 
 from pbrsim.scenario_files import ScenarioFileError, load_scenario
 from tests.conftest import SCENARIOS, small
@@ -95,11 +97,11 @@ def test_margin_cap_needs_open_book(tmp_path):
 
 def test_merlin_limits_offers_and_the_prime_chooses_within():
     """Offers put no more of a sub-prime's pay at risk than the prime's; smaller choices stand."""
-    overrides = {"cohort": {"referrals_per_year": 6000}, "contract": {"months": 24}}
+    overrides = {"cohort": {"referrals_per_year": 6000}, "contract": {"referral_months": 24}}
     model = PbRModel(load_scenario(MERLIN, overrides=overrides))
     model.run_until(3)
-    chain = model.market.chains[0]
-    sub = next(s for s in model.market.subprimes if s.active)
+    chain = model.mechanism(Market).chains[0]
+    sub = next(s for s in model.mechanism(Market).subprimes if s.active)
     value = chain.outcome_value_per_effective_hour()
     own = chain.own_at_risk_share()
     assert 0.0 < own < 0.2  # 10% of fees at risk, earned back in part
@@ -110,7 +112,7 @@ def test_merlin_limits_offers_and_the_prime_chooses_within():
     # without the rule the same offer carries more risk
     free = PbRModel(load_scenario(RISK_DOWN, overrides=overrides))
     free.run_until(3)
-    loose = free.market.chains[0].offer(sub, 0.08, 100.0, value)
+    loose = free.mechanism(Market).chains[0].offer(sub, 0.08, 100.0, value)
     assert loose.outcome_share == 1.0 and loose.at_risk_share > own
     # a prime seeking a small share keeps its choice
     chain.policy = chain.policy.model_copy(update={"outcome_share_passed": 0.1})
@@ -127,7 +129,7 @@ def merlin_pair():
 def test_merlin_lowers_risk_transfer_and_exits(merlin_pair):
     """Against the same design without it, risk transfer falls to about 1 and exits fall."""
     for risk, merlin in merlin_pair.values():
-        r, m = risk.market.metrics(), merlin.market.metrics()
+        r, m = risk.mechanism(Market).metrics(), merlin.mechanism(Market).metrics()
         assert r["risk_transfer_ratio"] > 1.1
         assert m["risk_transfer_ratio"] < r["risk_transfer_ratio"] - 0.1
         assert m["risk_transfer_ratio"] < 1.05
@@ -135,12 +137,12 @@ def test_merlin_lowers_risk_transfer_and_exits(merlin_pair):
         assert m["subprime_insolvencies"] < r["subprime_insolvencies"]
         assert m["subprime_at_risk_share"] < r["subprime_at_risk_share"]
         # every offer within the rule: fees within a month, promised hours paid for
-        d = merlin.market.decisions_frame()
+        d = merlin.mechanism(Market).decisions_frame()
         assert d["payment_lag_months"].max() <= MERLIN_MAX_PAYMENT_LAG_MONTHS
         # promises are honoured only under the rule (whether any go unreferred depends on demand;
         # the payment itself is tested in tests/test_supply_chain.py::test_promised_volumes_and_bid_candy)
-        assert all(chain.policy.honour_volume_commitment for chain in merlin.market.chains)
-        assert risk.market.honoured_fees == 0
+        assert all(chain.policy.honour_volume_commitment for chain in merlin.mechanism(Market).chains)
+        assert risk.mechanism(Market).honoured_fees == 0
 
 
 def test_money_is_conserved_under_merlin(merlin_pair):
@@ -149,7 +151,7 @@ def test_money_is_conserved_under_merlin(merlin_pair):
         ledger = model.ledger.frame()
         received = ledger.groupby("payee")["amount"].sum()
         paid = ledger.groupby("payer")["amount"].sum()
-        for sub in model.market.subprimes:
+        for sub in model.mechanism(Market).subprimes:
             flows = received.get(sub.name, 0.0) - paid.get(sub.name, 0.0)
             assert sub.cash - sub.reserves == pytest.approx(flows, rel=1e-9, abs=1e-3)
 
@@ -164,7 +166,7 @@ def test_margin_cap_claws_back_exactly_the_excess():
     ledger = model.ledger.frame()
     cap = design.contract.stewardship.margin_cap
     every = design.contract.stewardship.reconcile_months
-    months = sorted({int(r["month"]) for r in model.margin_cap.reconciliations})
+    months = sorted({int(r["month"]) for r in model.mechanism(MarginCap).reconciliations})
     expected_months = list(range(every, model.end_month + 1, every))
     if model.end_month % every:
         expected_months.append(model.end_month)
@@ -188,7 +190,7 @@ def test_margin_cap_claws_back_exactly_the_excess():
         kept = income - ledger.loc[ledger.payer == prime.name, "amount"].sum()
         assert kept <= cap * income + 1e-6
     m = run_scenario(design, 3).metrics
-    assert m["margin_clawed_back"] == pytest.approx(model.margin_cap.total)
+    assert m["margin_clawed_back"] == pytest.approx(model.mechanism(MarginCap).total)
     assert m["margin_clawed_back"] > 0
     assert m["prime_margin_share"] <= cap + 1e-9
     # what the books showed the commissioner: the margin before clawback

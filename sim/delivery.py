@@ -1,0 +1,67 @@
+"""How a prime's chosen hours are delivered: the supply-chain protocol, and in-house delivery.
+
+A prime decides how many hours of each service type each person gets (its
+strategy); its supply chain decides who delivers them (make or buy), pays for
+them and reports how effective they were. Every prime starts with
+:class:`InHouse`; the supply-chain mechanism (sim/supply_chain.py) gives a prime
+that subcontracts a chain of sub-primes behind the same protocol.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+from pbrsim.sim.ledger import Kind, Party
+
+if TYPE_CHECKING:
+    from pbrsim.sim.agents import Cohort, Prime
+
+__all__ = ["InHouse", "SupplyChain"]
+
+
+class SupplyChain(Protocol):
+    """Delivery of a prime's chosen hours, and the money that follows them."""
+
+    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
+                needs: np.ndarray) -> np.ndarray:
+        """Deliver ``hours`` (people x service types); pay for them; return each person's dose."""
+        ...
+
+    def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
+        """Handle the prime being paid ``amount`` for ``cohort``'s outcomes."""
+        ...
+
+    def cost_per_hour(self) -> float:
+        """Return last month's average cost of an hour to the prime, over service types."""
+        ...
+
+    def retained_outcome_share(self) -> float:
+        """Return the share of its outcome payments the prime keeps after passing shares down."""
+        ...
+
+
+class InHouse:
+    """Everything delivered by the prime's own staff at its own unit cost and effectiveness."""
+
+    def __init__(self, prime: Prime) -> None:
+        self.prime = prime
+
+    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
+                needs: np.ndarray) -> np.ndarray:
+        """Pay the prime's staff for every hour; dose is hours on assessed needs x effectiveness."""
+        spec = self.prime.spec
+        cost = float(hours.sum()) * spec.unit_cost_per_hour
+        self.prime.spend(month, Party.FRONT_LINE, Kind.DELIVERY_COST, cost)
+        return (hours * needs).sum(axis=1) * spec.effectiveness
+
+    def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
+        """Keep every outcome payment: in-house, there is nobody to share it with."""
+
+    def cost_per_hour(self) -> float:
+        """Return the prime's own unit cost."""
+        return float(self.prime.spec.unit_cost_per_hour)
+
+    def retained_outcome_share(self) -> float:
+        """Return 1: in-house, the prime keeps everything."""
+        return 1.0
