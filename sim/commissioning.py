@@ -69,7 +69,7 @@ the plan through ``cohort.volume_shocks`` (:func:`volume_factor`); bids priced
 on the plan then meet different volumes.
 
 Bid noise draws from a stream of its own, spawned from the run's root seed,
-so competitions do not shift the random numbers of a design's supply chain
+so competitions do not shift the random numbers of a scenario's supply chain
 or its offenders: two evaluation rules run on the same seed see the same
 people, the same random numbers for their outcomes and the same first bids.
 """
@@ -154,12 +154,12 @@ class Commissioning(Mechanism):
 
     def __init__(self, model: PbRModel) -> None:
         self.model = model
-        design = model.design
-        self.spec: CompetitionSpec | None = design.competition
-        self.base: PaymentSpec = design.contract.payment
-        n_areas = design.areas
+        scenario = model.design
+        self.spec: CompetitionSpec | None = scenario.competition
+        self.base: PaymentSpec = scenario.contract.payment
+        n_areas = scenario.areas
         self.bidders: list[Prime] = []
-        for spec in design.primes:
+        for spec in scenario.primes:
             prime = Prime(model, spec, len(model.primes))
             model.primes.append(prime)
             self.bidders.append(prime)
@@ -191,7 +191,7 @@ class Commissioning(Mechanism):
         model.primes.append(self.interim)
         for area in range(n_areas):
             model.areas.assign(area, self.interim)
-        planned = design.cohort.referrals_per_year / 12.0 / n_areas
+        planned = scenario.cohort.referrals_per_year / 12.0 / n_areas
         self.room = open_data_room(self.rng, model.profile, self.spec.data_room_size, planned)
         self.lots = [Lot(self, area, interim=True) for area in range(n_areas)]
         for lot in self.lots:

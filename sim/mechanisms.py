@@ -1,6 +1,6 @@
 """Optional contract mechanisms behind one protocol, called by the model at fixed hooks.
 
-A mechanism is a part of a contract design that not every scenario has: the
+A mechanism is a part of a contract scenario that not every scenario has: the
 sub-prime market and its supply chains, stewardship rules, a social impact
 bond, and commissioning over time (competitions, performance management,
 re-letting). The model core (``sim/model.py``, ``sim/agents.py``,
@@ -95,7 +95,7 @@ class MechanismType:
         build: makes the mechanism for a model whose primes and areas exist, or returns None when
             the scenario does not ask for it.
         absent_metrics: the measures a run without the mechanism reports (usually nulls or the
-            rule's off-values), so every run of every design has the same keys.
+            rule's off-values), so every run of every scenario has the same keys.
 
     """
 

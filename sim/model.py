@@ -57,7 +57,7 @@ class PbRModel(Model):
     """A payment-by-results contract played out month by month.
 
     Args:
-        design: the validated scenario.
+        scenario: the validated scenario.
         rng: root seed; defaults to the scenario's ``seed``. Independent streams
             for the population, the outcomes, the measurement and provider
             behaviour are spawned from it, so two designs run with the same seed
@@ -65,14 +65,15 @@ class PbRModel(Model):
 
     """
 
-    def __init__(self, design: Scenario, rng: int | None = None) -> None:
-        seed = design.seed if rng is None else int(rng)
+    def __init__(self, scenario: Scenario, rng: int | None = None) -> None:
+        seed = scenario.seed if rng is None else int(rng)
         behaviour, population, outcomes, measurement = np.random.SeedSequence(seed).spawn(4)
         super().__init__(rng=behaviour)
         self.seed = seed
-        self.design = design
-        contract = design.contract
-        self.profile = COHORT_TYPES[design.cohort.type]
+        #: the scenario this model runs (Mesa's Model reserves the name ``scenario`` for its own)
+        self.design = scenario
+        contract = scenario.contract
+        self.profile = COHORT_TYPES[scenario.cohort.type]
         self.population_rng = np.random.default_rng(population)
         self.outcome_rng = np.random.default_rng(outcomes)
         self.measurement_rng = np.random.default_rng(measurement)
@@ -85,14 +86,14 @@ class PbRModel(Model):
         self.measure_delay = self.follow_up - 1 + lag
         self.last_service_month = self.referral_months + self.service_months - 1
 
-        expected = design.cohort.referrals_per_year / 12.0 * self.referral_months
+        expected = scenario.cohort.referrals_per_year / 12.0 * self.referral_months
         self.store = OffenderStore(int(expected + 6.0 * np.sqrt(expected + 1.0)) + 1024)
         self.month_start: list[int] = [0] * (self.end_month + 2)
         self.ledger = Ledger()
 
         self.primes: list[Prime] = []
         #: who holds each area, on what terms, month by month (the one record of it)
-        self.areas = AreaHolders(design.areas, contract.payment)
+        self.areas = AreaHolders(scenario.areas, contract.payment)
         # optional contract mechanisms, built from the scenario (sim/mechanisms.py); the first,
         # commissioning, makes the primes and lets every area (direct award or competitions)
         self.mechanism_slots: list[tuple[MechanismType, Mechanism | None]] = build_mechanisms(self)

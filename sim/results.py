@@ -46,9 +46,9 @@ def _ratio(num: float, den: float) -> float | None:
     return float(num / den)
 
 
-def run_scenario(design: Scenario, seed: int | None = None) -> RunResult:
+def run_scenario(scenario: Scenario, seed: int | None = None) -> RunResult:
     """Run one replication of a scenario to the end of its outcome run-off."""
-    model = PbRModel(design, rng=seed)
+    model = PbRModel(scenario, rng=seed)
     model.run()
     cohorts = pd.DataFrame(
         [
@@ -60,7 +60,7 @@ def run_scenario(design: Scenario, seed: int | None = None) -> RunResult:
     )
     ledger = model.ledger.frame()
     monthly = _monthly(model, ledger)
-    return RunResult(design, model.seed, compute_metrics(model, cohorts), monthly, cohorts, ledger)
+    return RunResult(scenario, model.seed, compute_metrics(model, cohorts), monthly, cohorts, ledger)
 
 
 def _monthly(model: PbRModel, ledger: pd.DataFrame) -> pd.DataFrame:

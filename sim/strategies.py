@@ -178,7 +178,7 @@ class UniformStrategy:
         self.hours_per_month = hours_per_month
 
     @classmethod
-    def build(cls, spec: PrimeSpec, design: Scenario) -> UniformStrategy:
+    def build(cls, spec: PrimeSpec, scenario: Scenario) -> UniformStrategy:
         """The strategy for a prime's scenario entry: its ``hours_per_month``."""
         return cls(spec.hours_per_month)
 
@@ -279,10 +279,10 @@ class Beliefs:
         self.later_events += add(reoffended_before, later.astype(float))
 
 
-def block_grant_per_referral(design: Scenario) -> float:
+def block_grant_per_referral(scenario: Scenario) -> float:
     """One area's monthly block grant spread over that month's expected referrals."""
-    per_area_month = design.cohort.referrals_per_year / 12.0 / max(design.areas, 1)
-    grant = design.contract.payment.block_grant_per_year / 12.0
+    per_area_month = scenario.cohort.referrals_per_year / 12.0 / max(scenario.areas, 1)
+    grant = scenario.contract.payment.block_grant_per_year / 12.0
     return grant / per_area_month if per_area_month > 0 else 0.0
 
 
@@ -314,10 +314,10 @@ class MarginalStrategy:
         self.beliefs = Beliefs(spec.prior_effect, spec.prior_weight)
 
     @classmethod
-    def build(cls, spec: PrimeSpec, design: Scenario) -> MarginalStrategy:
+    def build(cls, spec: PrimeSpec, scenario: Scenario) -> MarginalStrategy:
         """The strategy for a prime's scenario entry, valuing outcomes at the contract's terms."""
-        contract = design.contract
-        return cls(spec, contract, contract.measure.follow_up_months, block_grant_per_referral(design))
+        contract = scenario.contract
+        return cls(spec, contract, contract.measure.follow_up_months, block_grant_per_referral(scenario))
 
     def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Hours that equate believed marginal revenue and marginal cost, person by person.
@@ -411,6 +411,6 @@ _STRATEGIES: dict[Strategy, Callable[[PrimeSpec, Scenario], ProviderStrategy]] =
 }
 
 
-def make_strategy(spec: PrimeSpec, design: Scenario) -> ProviderStrategy:
+def make_strategy(spec: PrimeSpec, scenario: Scenario) -> ProviderStrategy:
     """Build the strategy named in a prime's scenario entry."""
-    return _STRATEGIES[spec.strategy](spec, design)
+    return _STRATEGIES[spec.strategy](spec, scenario)
