@@ -506,6 +506,13 @@ def find(key: str, kind: Kind = Kind.METRIC) -> Measure | None:
     return None
 
 
+def _lookup(key: str, kind: Kind) -> Measure:
+    found = find(key, kind)
+    if found is None:
+        raise UnknownMeasure(key, kind, _METRIC_MAP if kind == Kind.METRIC else _SERIES_MAP)
+    return found
+
+
 def measure(key: str) -> Measure:
     """Return the final metric ``key``.
 
@@ -513,10 +520,7 @@ def measure(key: str) -> Measure:
         UnknownMeasure: The catalogue has no such metric (a KeyError naming it).
 
     """
-    found = find(key, Kind.METRIC)
-    if found is None:
-        raise UnknownMeasure(key, Kind.METRIC, _METRIC_MAP)
-    return found
+    return _lookup(key, Kind.METRIC)
 
 
 def series(key: str) -> Measure:
@@ -526,10 +530,7 @@ def series(key: str) -> Measure:
         UnknownMeasure: The catalogue has no such column (a KeyError naming it).
 
     """
-    found = find(key, Kind.SERIES)
-    if found is None:
-        raise UnknownMeasure(key, Kind.SERIES, _SERIES_MAP)
-    return found
+    return _lookup(key, Kind.SERIES)
 
 
 def families(kind: Kind | None = None) -> list[Family]:
