@@ -14,12 +14,8 @@ import sys
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pbrsim.analysis.formatting import format_value
-from pbrsim.experiments.batch import execute_plan
-from pbrsim.experiments.plan import Plan, plan_experiment
-from pbrsim.experiments.runner import ClusterError
-from pbrsim.experiments.sensitivity import is_sensitivity_design, write_sensitivity
 from pbrsim.experiments.spec import (
     DEFAULT_MEASURES,
     DEFAULT_ROOT_SEED,
@@ -27,17 +23,17 @@ from pbrsim.experiments.spec import (
     ExperimentFileError,
     load_experiment,
 )
-from pbrsim.experiments.store import (
-    IDENTITY_COLUMNS,
-    StoreError,
-    open_store,
-    read_metrics,
-)
 from pbrsim.sim.measures import Unit, find, measure
 from rich.console import Console
 from rich.table import Table
 
 from pbrsim.scenario_files import ScenarioFileError
+
+if TYPE_CHECKING:
+    from pbrsim.experiments.plan import Plan
+
+# The batch machinery (plan, runner, store, samplers) and the model are imported by the commands
+# that use them, so `pbrsim --help` and `pbrsim validate` start without them.
 
 __all__ = ["add_commands"]
 
@@ -88,6 +84,9 @@ def _reference(plan: Plan, wanted: str, paths: list[str]) -> str:
 
 def _guarded(command: Callable[[], int], out: Path) -> int:
     """Run a batch command, turning the errors a user can act on into a message and exit status."""
+    from pbrsim.experiments.runner import ClusterError
+    from pbrsim.experiments.store import StoreError
+
     try:
         return command()
     except (ExperimentFileError, ScenarioFileError) as exc:
@@ -107,6 +106,9 @@ def _guarded(command: Callable[[], int], out: Path) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from pbrsim.experiments.batch import execute_plan
+    from pbrsim.experiments.plan import plan_experiment
+
     out = Path(args.out)
 
     def compare() -> int:
@@ -137,6 +139,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
+    from pbrsim.experiments.batch import execute_plan
+    from pbrsim.experiments.plan import plan_experiment
+    from pbrsim.experiments.sensitivity import is_sensitivity_design, write_sensitivity
+
     file = Path(args.file)
     out = Path(args.out) if args.out else Path("results") / file.stem
 
@@ -163,10 +169,14 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 def _format(key: str, value: float) -> str:
     """A mean formatted by the measure's unit in the catalogue (a column it lacks: a plain number)."""
     known = find(key)
+    from pbrsim.analysis.formatting import format_value  # only `pbrsim results` formats numbers
+
     return format_value(known if known is not None else Unit.NUMBER, value)
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
+    from pbrsim.experiments.store import IDENTITY_COLUMNS, StoreError, open_store, read_metrics
+
     try:
         store = open_store(args.dir)
         metrics = read_metrics(store.root)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pbrsim._version import __version__
-from pbrsim.sim.results import RunResult
+
+if TYPE_CHECKING:
+    from pbrsim.sim.results import RunResult
 
 __all__ = ["RunFolderError", "check_run_folder", "write_run"]
 
