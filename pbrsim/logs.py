@@ -25,10 +25,22 @@ def configure_logging(verbosity: int) -> None:
     logger = logging.getLogger(ROOT)
     logger.setLevel(level)
     if not any(getattr(h, "_pbrsim", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler._pbrsim = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record arrives (it may be replaced after set-up)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        """Ignore the stream StreamHandler sets: the current standard error is always used."""
 
 
 class CapturedLogs(logging.Handler):
