@@ -75,7 +75,7 @@ FLOW_MEASURES: tuple[str, ...] = tuple(measure(k).key for k in (
 
 #: Per-scenario panels or diagrams shown at most; the rest are named in a note.
 MAX_PANELS = 6
-MAX_SANKEYS = 4
+MAX_SANKEYS = 6  # as many as `make compare` compares
 MAX_LABELLED_POINTS = 12  # beyond this, scenarios share one trace (a sweep's cloud)
 
 _FONT = dict(family="Helvetica, Arial, sans-serif", size=13)

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: Scenarios spelt out one by one in a reading; beyond this only the extremes are named.
-MAX_NAMED = 4
+MAX_NAMED = 6  # as many as `make compare` compares
 #: Measures of sensitivity.csv read at most (as many as its figure shows).
 MAX_SENSITIVITY_MEASURES = 6
 

@@ -219,3 +219,17 @@ def test_figures_refuse_absent_data_in_one_line(tmp_path):
         with pytest.raises(fg.FigureDataMissing) as exc:
             make(path)
         assert "\n" not in str(exc.value) and str(exc.value)
+
+
+def test_money_flows_show_every_design_make_compare_compares(tmp_path) -> None:
+    """All six shipped designs of `make compare` get a Sankey; the supply-chain ones (listed last) are not cut."""
+    from tests.conftest_analysis import sim_store
+
+    six = ("fee_for_service", "binary_pbr", "frequency_pbr", "differential_pricing",
+           "supply_chain_risk_passed_down", "merlin_stewardship")
+    store = sim_store(tmp_path / "six", scenarios=six, replications=1)
+    fig = fg.money_flow_figure(store)
+    sankeys = [t for t in fig.data if t.type == "sankey"]
+    assert len(sankeys) == len(six)
+    to_subprimes = [s for s in sankeys if any(label.startswith("Sub-primes") for label in s.node.label)]
+    assert len(to_subprimes) == 2, "the two supply-chain designs show money reaching sub-primes"
