@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Cohort", "Commissioner", "Prime"]
 
-COMMISSIONER = Party.COMMISSIONER
 
 
 class Prime(mesa.Agent):
@@ -92,12 +91,12 @@ class Prime(mesa.Agent):
             in_window=caseload.months_in_service < self.model.follow_up,
         ))
 
-    def receive(self, month: int, kind: str, amount: float) -> None:
+    def receive(self, month: int, kind: Kind, amount: float) -> None:
         """Be paid by the commissioner."""
-        self.model.ledger.record(month, COMMISSIONER, self.name, kind, amount)
+        self.model.ledger.record(month, Party.COMMISSIONER, self.name, kind, amount)
         self.cash += amount
 
-    def spend(self, month: int, payee: str, kind: str, amount: float) -> None:
+    def spend(self, month: int, payee: str, kind: Kind, amount: float) -> None:
         """Pay a cost out of cash."""
         self.model.ledger.record(month, self.name, payee, kind, amount)
         self.cash -= amount
@@ -240,7 +239,7 @@ class Commissioner(mesa.Agent):
             if due > 0:
                 primes[name].receive(month, Kind.FEE_RECONCILIATION, due)
             elif due < 0:
-                primes[name].spend(month, COMMISSIONER, Kind.FEE_RECONCILIATION, -due)
+                primes[name].spend(month, Party.COMMISSIONER, Kind.FEE_RECONCILIATION, -due)
         self.band_fees.clear()
 
     def pay_invoices(self) -> None:

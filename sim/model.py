@@ -97,7 +97,6 @@ class PbRModel(Model):
         # optional contract mechanisms, built from the scenario (sim/mechanisms.py); the first,
         # commissioning, makes the primes and lets every area (direct award or competitions)
         self.mechanism_slots: list[tuple[MechanismType, Mechanism | None]] = build_mechanisms(self)
-        self.mechanisms: list[Mechanism] = [m for _, m in self.mechanism_slots if m is not None]
         self.commissioner = Commissioner(self)
         self.counterfactual = build_counterfactual(
             contract.counterfactual, self.profile, self.follow_up, self.measurement_rng
@@ -134,6 +133,11 @@ class PbRModel(Model):
     def run(self) -> None:
         """Run every month until the last cohort has been measured and paid for."""
         self.run_until(self.end_month)
+
+    @property
+    def mechanisms(self) -> list[Mechanism]:
+        """The mechanisms this run has, in hook order (those the scenario does not ask for left out)."""
+        return [m for _, m in self.mechanism_slots if m is not None]
 
     def mechanism(self, kind: type[M]) -> M | None:
         """The run's mechanism of class ``kind`` (e.g. the supply chain's ``Market``), or None."""

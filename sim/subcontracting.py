@@ -226,7 +226,7 @@ class SubPrime(mesa.Agent):
         """Capacity not contracted to any prime."""
         return self.capacity - sum(c.terms.hours for c in self.contracts)
 
-    def pay(self, month: int, payee: str, kind: str, amount: float) -> None:
+    def pay(self, month: int, payee: str, kind: Kind, amount: float) -> None:
         """Pay a cost out of cash."""
         if amount <= 0:
             return
@@ -236,7 +236,7 @@ class SubPrime(mesa.Agent):
         self.month_net -= amount
         self.min_cash = min(self.min_cash, self.cash)
 
-    def paid_by(self, prime: Prime, month: int, kind: str, amount: float) -> None:
+    def paid_by(self, prime: Prime, month: int, kind: Kind, amount: float) -> None:
         """Be paid by a prime (the prime's cash and the ledger move with it)."""
         if amount <= 0:
             return
