@@ -26,6 +26,7 @@ from pbrsim.sim.payments import (
     true_impact_value,
     withheld,
 )
+from pbrsim.sim.population import caseworker_signals
 from pbrsim.sim.scenario import PaymentSpec, PrimeSpec
 from pbrsim.sim.strategies import Caseload, Observation, Referrals, make_strategy
 
@@ -44,7 +45,7 @@ class Prime(mesa.Agent):
         self.spec = spec
         self.name = spec.name
         self.index = index
-        self.strategy = make_strategy(spec, model.design)
+        self.strategy = make_strategy(spec, model.design, model.rng)
         self._seen: tuple[np.ndarray, ...] | None = None
         self.cash = float(spec.capital)
         self.min_cash = self.cash
@@ -78,10 +79,10 @@ class Prime(mesa.Agent):
         return self.strategy.screen(referrals, self.cost_per_hour(), self.supply.retained_outcome_share())
 
     def learn(self, month: int) -> None:
-        """Show the strategy the reoffences seen this month among the people served."""
+        """Show the strategy what this month's caseload did (it learns each reoffence once proven)."""
         if self._seen is None:
             return
-        rows, caseload, served, count_before = self._seen
+        rows, caseload, served, count_before, before = self._seen
         self._seen = None
         store = self.model.store
         first = store.first_month[rows] == month
@@ -89,7 +90,46 @@ class Prime(mesa.Agent):
             caseload=caseload, served=served, dose=store.dose[rows], first=first,
             later=store.reoffences[rows] - count_before - first,
             in_window=caseload.months_in_service < self.model.follow_up,
+            reoffended_before=before,
         ))
+
+    def caseload(self, rows: np.ndarray, month: int) -> Caseload:
+        """The month's caseload as the prime sees it: reoffences only once proven, its caseworkers' reading."""
+        store = self.model.store
+        model = self.model
+        lag = model.design.contract.measure.proving_lag_months
+        first = store.first_month[rows]
+        months_in = month - store.referral_month[rows]
+        # a reoffence in month m is proven, and known to the prime, from month m + lag + 1
+        known = (first >= 0) & (first <= month - 1 - lag)
+        engaged = store.engaged[rows]
+        counted = ~store.refused[rows]
+        if model.design.contract.measure.cohort_definition == "engaged":
+            counted = counted & engaged
+        noise = self.spec.signal_noise
+        signal = None if noise is None else caseworker_signals(
+            store.responsiveness[rows], store.complexity[rows], store.n_needs[rows], store.signal_z[rows], noise)
+        cap = model.design.contract.payment.outcome_cap_total
+        headroom = None
+        if cap is not None:
+            share = len(self.areas) / max(model.areas.count, 1)
+            headroom = max(cap - model.commissioner.outcome_paid, 0.0) * share
+        return Caseload(
+            rows=rows,
+            month=month,
+            months_in_service=months_in,
+            observed_band=store.pay_band[rows],
+            needs=store.needs[rows],
+            engaged=engaged,
+            reoffended=known,
+            dose=store.dose[rows],
+            unseen_months=np.minimum(months_in, lag),
+            reoffences_known=np.where(known, store.reoffences[rows], 0),
+            cohort=store.referral_month[rows].astype(np.int64) * model.areas.count + store.area[rows],
+            counted=counted,
+            signal=signal,
+            cap_headroom=headroom,
+        )
 
     def receive(self, month: int, kind: Kind, amount: float) -> None:
         """Be paid by the commissioner."""
@@ -107,16 +147,7 @@ class Prime(mesa.Agent):
         store = self.model.store
         floor = self.model.design.contract.service.min_hours_per_month
         if rows.size:
-            caseload = Caseload(
-                rows=rows,
-                month=month,
-                months_in_service=month - store.referral_month[rows],
-                observed_band=store.pay_band[rows],
-                needs=store.needs[rows],
-                engaged=store.engaged[rows],
-                reoffended=store.first_month[rows] >= 0,
-                dose=store.dose[rows],
-            )
+            caseload = self.caseload(rows, month)
             hours = self.strategy.allocate(caseload, self.cost_per_hour(), self.supply.retained_outcome_share())
             total = hours.sum(axis=1)
             short = np.where(caseload.engaged, np.maximum(floor - total, 0.0), 0.0)
@@ -130,9 +161,10 @@ class Prime(mesa.Agent):
             dose = self.supply.deliver(month, rows, hours, caseload.needs)
             store.hours[rows] += total
             store.dose[rows] += dose
+            # the truth of who has reoffended, for learning (once proven) and the binary-cliff measure
+            after = store.first_month[rows] >= 0
             if self.strategy.learns:
-                self._seen = (rows, caseload, total > 0, store.reoffences[rows].copy())
-            after = caseload.reoffended
+                self._seen = (rows, caseload, total > 0, store.reoffences[rows].copy(), after)
             self.effort_by_status += (float(total[~after].sum()), float(total[after].sum()))
             self.months_by_status += (float((~after & caseload.engaged).sum()), float((after & caseload.engaged).sum()))
             self.hours_by_type += hours.sum(axis=0)

@@ -32,6 +32,7 @@ its names and its validation rules from here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
@@ -50,6 +51,7 @@ __all__ = [
     "PerNonReoffender",
     "PerPoint",
     "PerReoffenceAvoided",
+    "Pieces",
     "Pot",
     "basis_of",
     "measure_of",
@@ -131,6 +133,40 @@ def measure_of(name: str) -> OutcomeMeasure:
     return _MEASURES[name]
 
 
+# -- payment schedules ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """A payment as a piecewise-linear function of a group's measured improvement ``x``.
+
+    Piece ``k`` pays ``intercept[k] + slope[k] * x`` for ``lower[k] <= x < upper[k]``
+    and the pieces do not overlap; outside every piece nothing is paid. Each
+    attribute has shape (pieces, groups): one schedule per payment group, so a
+    provider can value many cohorts at once (sim/valuation.py). ``x`` is in the
+    measure's unit (percentage points for binary, per cent of the
+    counterfactual for frequency), as thresholds and targets are.
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    intercept: np.ndarray
+    slope: np.ndarray
+
+    def at(self, x: np.ndarray) -> np.ndarray:
+        """Money paid at improvement ``x`` (one value per group)."""
+        x = np.asarray(x, dtype=float)
+        inside = (self.lower <= x) & (x < self.upper)
+        return np.where(inside, self.intercept + self.slope * x, 0.0).sum(axis=0)
+
+
+def _pieces(*pieces: tuple[object, object, object, object], groups: int) -> Pieces:
+    """Stack pieces given as (lower, upper, intercept, slope), each a scalar or one value per group."""
+    cols = [np.stack([np.broadcast_to(np.asarray(p[i], dtype=float), (groups,)) for p in pieces])
+            for i in range(4)]
+    return Pieces(*cols)
+
+
 # -- payment bases ------------------------------------------------------------------------------
 
 
@@ -176,6 +212,22 @@ class PaymentBasis(Protocol):
         """Paid per person without a proven reoffence whether or not service had any effect, by band."""
         ...
 
+    def schedule(self, n: np.ndarray, cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray,
+                 price: np.ndarray, pot: np.ndarray) -> Pieces:
+        """The payment for payment groups as a function of their measured improvement.
+
+        The same rule as :meth:`pay` (tests hold the two to each other), before the
+        cap per cohort, for groups of ``n`` people with the counterfactual's
+        expected ``cf_reoffenders`` and ``cf_reoffences``, at ``price`` (each
+        group's price) and, for a pot, the ``pot`` each group can earn back.
+        """
+        ...
+
+    @property
+    def judged_by_band(self) -> bool:
+        """Whether each payment group (band) is judged on its own, rather than the whole cohort."""
+        ...
+
 
 class _Basis(ABC):
     """What every basis shares: binding to a component, measure check, cap per cohort."""
@@ -211,6 +263,20 @@ class _Basis(ABC):
     def effortless_value(self) -> np.ndarray:
         """Nothing, unless the basis pays for outcomes that need no effort."""
         return np.zeros(4)
+
+    @property
+    def judged_by_band(self) -> bool:
+        """Judged on the whole cohort unless priced band by band."""
+        return False
+
+    def _paid_from(self) -> float:
+        """The lowest improvement that is paid for: the threshold, and never a worsening."""
+        return max(self.component.threshold, 0.0)
+
+    def _deducted(self) -> float:
+        """Improvement taken off before paying: the threshold under a deductible, else nothing."""
+        c = self.component
+        return c.threshold if c.threshold_mode == "deductible" else 0.0
 
 
 class _Priced(_Basis):
@@ -260,6 +326,11 @@ class _Priced(_Basis):
     def _prices(self) -> np.ndarray:
         return np.asarray(self.component.band_prices())
 
+    @property
+    def judged_by_band(self) -> bool:
+        """Differential prices are judged band by band; a uniform price on the whole cohort."""
+        return self.component.prices_by_band is not None
+
     def true_value(self, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
                    untreated_reoffenders: np.ndarray, untreated_reoffences: np.ndarray,
                    pot: float = 0.0) -> float:
@@ -288,6 +359,12 @@ class PerPoint(_Priced):
     def marginal_values(self, pot_per_person: float) -> tuple[np.ndarray, np.ndarray]:
         """One more non-reoffender is 100 points of one person: 100 times the price."""
         return 100.0 * self._prices(), np.zeros(4)
+
+    def schedule(self, n: np.ndarray, cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray,
+                 price: np.ndarray, pot: np.ndarray) -> Pieces:
+        """``price * n`` per point from the threshold (less the deductible); nothing below it or below 0."""
+        per_point = price * n
+        return _pieces((self._paid_from(), np.inf, -per_point * self._deducted(), per_point), groups=n.size)
 
 
 class PerNonReoffender(_Priced):
@@ -320,6 +397,13 @@ class PerNonReoffender(_Priced):
         """One more non-reoffender earns the price."""
         return self._prices(), np.zeros(4)
 
+    def schedule(self, n: np.ndarray, cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray,
+                 price: np.ndarray, pot: np.ndarray) -> Pieces:
+        """``price * (n - reoffenders)``, where reoffenders = cf - n x / 100; from the trigger if any."""
+        threshold = self.component.threshold
+        lower = threshold if threshold > 0 else -np.inf
+        return _pieces((lower, np.inf, price * (n - cf_reoffenders), price * n / 100.0), groups=n.size)
+
     def effortless_value(self) -> np.ndarray:
         """Every non-reoffender is paid for, including those who would not have reoffended anyway."""
         return self._prices()
@@ -343,6 +427,12 @@ class PerReoffenceAvoided(_Priced):
     def marginal_values(self, pot_per_person: float) -> tuple[np.ndarray, np.ndarray]:
         """One reoffence avoided earns the price."""
         return np.zeros(4), self._prices()
+
+    def schedule(self, n: np.ndarray, cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray,
+                 price: np.ndarray, pot: np.ndarray) -> Pieces:
+        """``price`` per reoffence: x per cent of ``cf_reoffences``, from the threshold, less a deductible."""
+        per_pct = price * cf_reoffences / 100.0
+        return _pieces((self._paid_from(), np.inf, -per_pct * self._deducted(), per_pct), groups=n.size)
 
 
 class Pot(_Basis):
@@ -399,6 +489,18 @@ class Pot(_Basis):
         per_unit = (c.pot_share or 0.0) * pot_per_person * 100.0 / max(span, 1e-9)
         binary, frequency = measure_of(c.measure).per_point(per_unit)
         return np.zeros(4) + binary, np.zeros(4) + frequency
+
+    def schedule(self, n: np.ndarray, cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray,
+                 price: np.ndarray, pot: np.ndarray) -> Pieces:
+        """The pot's share, earned linearly from threshold to target (or all at once at the target)."""
+        c = self.component
+        assert c.target is not None
+        whole = (c.pot_share or 0.0) * pot
+        if c.all_or_nothing:
+            return _pieces((c.target, np.inf, whole, 0.0), groups=n.size)
+        span = c.target - c.threshold
+        return _pieces((c.threshold, c.target, -whole * c.threshold / span, whole / span),
+                       (c.target, np.inf, whole, 0.0), groups=n.size)
 
 
 _BASES: dict[str, type[_Basis]] = {b.name: b for b in (PerPoint, PerNonReoffender, PerReoffenceAvoided, Pot)}

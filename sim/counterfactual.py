@@ -25,7 +25,7 @@ import numpy as np
 from pbrsim.sim.population import CohortProfile, draw_offenders, untreated_outcomes
 from pbrsim.sim.scenario import ComparisonGroup, HistoricalBaseline, Oracle, RiskAdjustedBaseline
 
-__all__ = ["CohortView", "CounterfactualMeasure", "build_counterfactual"]
+__all__ = ["CohortView", "CounterfactualMeasure", "build_counterfactual", "counterfactual_variance"]
 
 N_BANDS = 4
 
@@ -149,3 +149,44 @@ def build_counterfactual(
     if isinstance(spec, RiskAdjustedBaseline):
         return RiskAdjustedCounterfactual(spec, profile, months, rng)
     return ComparisonCounterfactual(spec, profile, months, rng)
+
+
+def counterfactual_variance(
+    spec: HistoricalBaseline | RiskAdjustedBaseline | ComparisonGroup | Oracle,
+    n: np.ndarray,
+    band_share: np.ndarray,
+    person_variance: np.ndarray,
+) -> np.ndarray:
+    """Sampling variance of the counterfactual's expected count for payment groups, as a provider sees it.
+
+    A provider pricing its chance of clearing a threshold knows what kind of
+    counterfactual the contract uses and how big it is, so it knows how noisy
+    the commissioner's yardstick is:
+
+    * a baseline (historical or risk-adjusted) rate comes from
+      ``baseline_cohort_size`` people, ``band_share`` of them in the group's
+      band: the expected count ``n x rate`` has variance
+      ``n² x person_variance / (baseline_cohort_size x band_share)``, the same
+      error for every cohort (a provider does not know its sign);
+    * a comparison group of ``size_ratio x n`` people drawn afresh for each
+      cohort: ``n x person_variance / size_ratio``;
+    * the oracle: none (the untreated path of the same people; the chance in
+      the treated path is counted by the provider apart).
+
+    Args:
+        spec: the contract's counterfactual.
+        n: people counted in each group.
+        band_share: the group's band's share of referrals.
+        person_variance: variance of one person's outcome (a reoffender or not,
+            or a count of reoffences) under no intervention.
+
+    Returns:
+        Variance per group, in counts squared.
+
+    """
+    if isinstance(spec, Oracle):
+        return np.zeros_like(n, dtype=float)
+    if isinstance(spec, HistoricalBaseline | RiskAdjustedBaseline):
+        baseline = np.maximum(spec.baseline_cohort_size * band_share, 1.0)
+        return np.square(n) * person_variance / baseline
+    return n * person_variance / spec.size_ratio

@@ -67,7 +67,9 @@ class PbRModel(Model):
 
     def __init__(self, scenario: Scenario, rng: int | None = None) -> None:
         seed = scenario.seed if rng is None else int(rng)
-        behaviour, population, outcomes, measurement = np.random.SeedSequence(seed).spawn(4)
+        # a fifth stream for caseworkers' readings leaves the first four (and so every person and
+        # outcome) as they were before it existed
+        behaviour, population, outcomes, measurement, signals = np.random.SeedSequence(seed).spawn(5)
         super().__init__(rng=behaviour)
         self.seed = seed
         #: the scenario this model runs (Mesa's Model reserves the name ``scenario`` for its own)
@@ -77,6 +79,7 @@ class PbRModel(Model):
         self.population_rng = np.random.default_rng(population)
         self.outcome_rng = np.random.default_rng(outcomes)
         self.measurement_rng = np.random.default_rng(measurement)
+        self.signal_rng = np.random.default_rng(signals)
 
         self.referral_months = contract.referral_months
         self.follow_up = contract.measure.follow_up_months
@@ -163,6 +166,7 @@ class PbRModel(Model):
         counts = self.population_rng.poisson(rate, areas)
         people = draw_offenders(self.population_rng, int(counts.sum()), self.profile,
                                 drift=self.drift_at(month))
+        people["signal_z"] = self.signal_rng.standard_normal((int(counts.sum()), 2), dtype=np.float32)
         area = np.repeat(np.arange(areas, dtype=np.int16), counts)
         start, _ = self.store.append(people, area, month)
         self.month_start[month + 1] = self.store.size

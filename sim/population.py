@@ -25,6 +25,10 @@ from pbrsim.sim.scenario import SERVICE_TYPES, CohortSpec, CohortType
 
 __all__ = [
     "BAND_EDGES",
+    "COMPLEXITY_SPREAD",
+    "LOG_RESPONSIVENESS_MEAN",
+    "LOG_RESPONSIVENESS_VAR",
+    "caseworker_signals",
     "volume_factor",
     "COHORT_TYPES",
     "CohortProfile",
@@ -41,6 +45,17 @@ BAND_EDGES = np.array([0.25, 0.5, 0.75])
 _NEED_BASE = np.array([0.30, 0.50, 0.40, 0.35, 0.30, 0.25, 0.60])
 #: How fast each need's prevalence rises with risk (log-odds per unit of risk).
 _NEED_SLOPE = 3.0
+#: Responsiveness is Beta(3, 7): mean 0.3, the largest relative cut in hazard service can make
+#: (illustrative; docs/ODD.md 5.2).
+_RESPONSIVENESS_BETA = (3.0, 7.0)
+#: Mean and variance of log responsiveness under Beta(3, 7): digamma(3) - digamma(10) and
+#: trigamma(3) - trigamma(10) = sum of 1/k² for k = 3..9. A provider's caseworkers read
+#: a person's prospects against this spread.
+LOG_RESPONSIVENESS_MEAN = -1.3289683
+LOG_RESPONSIVENESS_VAR = sum(1.0 / k**2 for k in range(3, 10))
+#: Standard deviation of log complexity around the typical complexity for a person's number of
+#: needs (a lognormal factor; illustrative).
+COMPLEXITY_SPREAD = 0.3
 
 
 @dataclass(frozen=True)
@@ -122,8 +137,8 @@ def draw_offenders(
     logits = _logit(_NEED_BASE)[None, :] + _NEED_SLOPE * (base_risk[:, None] - profile.base_rate)
     needs = rng.random((n, len(SERVICE_TYPES))) < 1.0 / (1.0 + np.exp(-logits))
     n_needs = needs.sum(axis=1)
-    complexity = 20.0 * (1.0 + 0.35 * n_needs) * rng.lognormal(0.0, 0.3, n)
-    responsiveness = rng.beta(3.0, 7.0, n)
+    complexity = 20.0 * (1.0 + 0.35 * n_needs) * rng.lognormal(0.0, COMPLEXITY_SPREAD, n)
+    responsiveness = rng.beta(*_RESPONSIVENESS_BETA, n)
     frequency = profile.frequency_rate * (0.5 + base_risk / (2.0 * profile.base_rate)) * rng.gamma(2.0, 0.5, n)
     engaged = rng.random(n) < (0.95 - 0.3 * base_risk)
     female = rng.random(n) < 0.15
@@ -145,6 +160,24 @@ def draw_offenders(
         "female": female,
         "age_group": age_group,
     }
+
+
+def caseworker_signals(responsiveness: np.ndarray, complexity: np.ndarray, n_needs: np.ndarray,
+                       noise_z: np.ndarray, noise: float) -> np.ndarray:
+    """A caseworker's private, noisy reading of each person's prospects, shape (people, 2).
+
+    Column 0 reads log responsiveness less its population mean, column 1 log
+    complexity less the log of the typical complexity for the person's number of
+    needs; each with normal noise of standard deviation ``noise`` (``noise_z`` are
+    standard normal draws fixed per person at referral, so a provider with less
+    noise reads the same person more truly). The commissioner's payment groups
+    never see it.
+    """
+    typical = 20.0 * (1.0 + 0.35 * n_needs.astype(np.float32))
+    signal = np.empty((responsiveness.shape[0], 2), dtype=np.float32)
+    signal[:, 0] = np.log(responsiveness) - LOG_RESPONSIVENESS_MEAN + noise * noise_z[:, 0]
+    signal[:, 1] = np.log(complexity / typical) + noise * noise_z[:, 1]
+    return signal
 
 
 def untreated_outcomes(
@@ -195,6 +228,8 @@ class OffenderStore:
         "refused": (np.bool_, ()),
         "female": (np.bool_, ()),
         "age_group": (np.int8, ()),
+        # standard normal noise of a caseworker's reading of the person (caseworker_signals)
+        "signal_z": (np.float32, (2,)),
         # state
         "area": (np.int16, ()),
         "referral_month": (np.int16, ()),

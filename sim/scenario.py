@@ -333,9 +333,14 @@ class PrimeSpec(_Strict):
     risk_appetite: Share = 0.5
     """0: cuts discretionary effort hard as its cash falls below its starting capital; 1: ignores its cash."""
     prior_effect: Share = 0.3
-    """Believed largest relative cut in hazard that service achieves, before any outcome is seen."""
+    """Believed largest relative cut in hazard that service achieves, before any outcome is seen
+    (the mean of the prior; docs/ODD.md 5.3 gives its source)."""
     prior_weight: Annotated[float, Field(ge=0.0)] = 2000.0
-    """How many person-months of evidence the prior beliefs are worth."""
+    """How many person-months of evidence the prior beliefs are worth (at full reach, for the effect)."""
+    signal_noise: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
+    """Its caseworkers' private reading of each person's prospects (responsiveness and complexity):
+    the standard deviation of the reading's noise on the log scale (0: exact; 1 or more: nearly
+    useless). None: no reading beyond the assessed band and needs. The commissioner never sees it."""
     social_value_per_reoffence: Money = 0.0
     """Mission-driven primes: the value they put on a reoffence avoided, beside any payment."""
     subcontracting: SubcontractPolicy | None = None

@@ -2,9 +2,12 @@
 
 A strategy sees a :class:`Caseload` (what the prime can observe about the
 people it is serving this month) and returns hours of service by service type
-for each of them. It never sees true risk, complexity or responsiveness. The
-contract's service floor is applied by the prime after the strategy has
-chosen, so a strategy cannot undercut it.
+for each of them. It never sees true risk, complexity or responsiveness: it
+sees the assessed band and needs, the reoffences proven so far (the proving
+lag hides the last months' reoffences), and, where the prime's caseworkers
+read people (``signal_noise``), a noisy private view of each person's
+prospects. The contract's service floor is applied by the prime after the
+strategy has chosen, so a strategy cannot undercut it.
 
 A strategy is one object with the whole protocol a prime asks of it
 (:class:`ProviderStrategy`): allocate effort, screen referrals where the
@@ -14,19 +17,26 @@ the scenario; nothing else in the model asks which strategy a prime follows.
 
 The adaptive strategies follow the rule in DESIGN.md's appendix: raise effort
 on a person until the believed marginal revenue of an hour meets its marginal
-cost. Nothing in them names creaming, parking or the binary cliff; those
-follow from the contract's prices, the measure and the prime's beliefs.
+cost, where the marginal revenue is the derivative of the prime's *expected*
+payment under the contract's real terms (triggers, pots, caps: see
+:mod:`pbrsim.sim.valuation`), given its belief about each live cohort's
+measured result. Nothing in them names creaming, parking or the binary cliff;
+those follow from the contract's terms, the measure and the prime's beliefs.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 import numpy as np
 from pbrsim.sim.bases import BAND_MIDPOINTS, REOFFENCES_PER_REOFFENDER, basis_of
+from pbrsim.sim.counterfactual import counterfactual_variance
+from pbrsim.sim.population import COMPLEXITY_SPREAD, LOG_RESPONSIVENESS_VAR
 from pbrsim.sim.scenario import SERVICE_TYPES, ContractSpec, PrimeSpec, Scenario, Strategy
+from pbrsim.sim.valuation import GroupOutlook, group_values, not_capped
 
 __all__ = [
     "Beliefs",
@@ -50,6 +60,11 @@ _BAND_MIDPOINTS = BAND_MIDPOINTS
 _COMPLEXITY_BASE, _COMPLEXITY_PER_NEED = 20.0, 0.35
 #: Prior monthly rate of further reoffences once someone has reoffended.
 _PRIOR_LATER_RATE = 0.24
+#: Largest effect a prime believes service can have (a relative cut in hazard).
+_MAX_EFFECT = 0.95
+#: Overdispersion of a person's count of reoffences: its variance over its mean (reoffences come
+#: in bursts; 2.9 reoffences per reoffender, docs/sources.md).
+_COUNT_DISPERSION = 2.0
 
 
 @dataclass(frozen=True)
@@ -63,8 +78,17 @@ class Caseload:
         observed_band: assessed risk band (from the noisy score, never true risk).
         needs: assessed needs by service type.
         engaged: whether the person engages with services.
-        reoffended: whether a reoffence has been seen since referral.
+        reoffended: whether the prime knows of a proven reoffence since referral
+            (one committed in the last ``proving_lag_months`` is not proven yet).
         dose: effective service given so far.
+        unseen_months: months since referral whose reoffences are not proven yet.
+        reoffences_known: proven reoffences the prime knows of.
+        cohort: each person's cohort, as ``referral_month * areas + area``.
+        counted: whether the contract's measure counts the person.
+        signal: the prime's caseworkers' private reading of each person's prospects
+            (:func:`pbrsim.sim.population.caseworker_signals`), or None if it has none.
+        cap_headroom: the prime's share of what a contract-wide outcome cap still
+            allows (None: no cap).
 
     """
 
@@ -76,6 +100,12 @@ class Caseload:
     engaged: np.ndarray
     reoffended: np.ndarray
     dose: np.ndarray
+    unseen_months: np.ndarray | None = None
+    reoffences_known: np.ndarray | None = None
+    cohort: np.ndarray | None = None
+    counted: np.ndarray | None = None
+    signal: np.ndarray | None = None
+    cap_headroom: float | None = None
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -104,15 +134,17 @@ class Referrals:
 
 @dataclass(frozen=True)
 class Observation:
-    """What a prime saw of a month's caseload by the month's end.
+    """What a month's caseload did by the month's end (the prime learns it once it is proven).
 
     Attributes:
         caseload: the caseload as it was when served.
         served: whether each person got any hours.
         dose: effective service given so far, this month's included.
-        first: whether each person's first proven reoffence fell this month.
+        first: whether each person's first reoffence fell this month.
         later: further reoffences this month by people who had reoffended before.
         in_window: whether each person is still inside the measurement window.
+        reoffended_before: whether each person had reoffended before this month (the
+            truth of the month, which the prime learns with the rest of it).
 
     """
 
@@ -122,6 +154,7 @@ class Observation:
     first: np.ndarray
     later: np.ndarray
     in_window: np.ndarray
+    reoffended_before: np.ndarray | None = None
 
 
 class ProviderStrategy(Protocol):
@@ -178,7 +211,7 @@ class UniformStrategy:
         self.hours_per_month = hours_per_month
 
     @classmethod
-    def build(cls, spec: PrimeSpec, scenario: Scenario) -> UniformStrategy:
+    def build(cls, spec: PrimeSpec, scenario: Scenario, rng: np.random.Generator | None = None) -> UniformStrategy:
         """The strategy for a prime's scenario entry: its ``hours_per_month``."""
         return cls(spec.hours_per_month)
 
@@ -197,24 +230,32 @@ class UniformStrategy:
         """Ignore the terms."""
 
 
+def _pot_per_person(contract: ContractSpec, block_grant_per_referral: float) -> float:
+    """Fees withheld at risk for one person over their service: what a pot pays back per person."""
+    pay = contract.payment
+    per_person_fees = (pay.fee_per_referral + pay.fee_per_supervision_month * contract.service.months
+                       + block_grant_per_referral)
+    return pay.at_risk_share * per_person_fees
+
+
 def marginal_values(contract: ContractSpec, block_grant_per_referral: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """What the contract pays the prime, at the margin, by observed band.
+    """What the contract pays at the margin by observed band, as if every outcome were paid at its price.
 
     Returns:
         (value of one more person without a proven reoffence, value of one
         reoffence avoided), each per band, in pounds. Fee-for-service pays
-        neither. Pots are linearised between threshold and target. A block grant
-        counts towards a pot at ``block_grant_per_referral``: the grant of one
-        area's month spread over that month's referrals.
+        neither. Pots are linearised between threshold and target; thresholds
+        and caps are ignored. A block grant counts towards a pot at
+        ``block_grant_per_referral``: the grant of one area's month spread over
+        that month's referrals. This is the linear price; a prime's own values
+        (:class:`MarginalStrategy`) weigh the real terms and reduce to it when the
+        contract is linear and the cohort's result is not in doubt.
 
     """
-    pay = contract.payment
-    per_person_fees = (pay.fee_per_referral + pay.fee_per_supervision_month * contract.service.months
-                       + block_grant_per_referral)
-    pot_per_person = pay.at_risk_share * per_person_fees
+    pot_per_person = _pot_per_person(contract, block_grant_per_referral)
     binary = np.zeros(4)
     frequency = np.zeros(4)
-    for component in pay.outcomes:
+    for component in contract.payment.outcomes:
         binary_c, frequency_c = basis_of(component).marginal_values(pot_per_person)
         binary += binary_c
         frequency += frequency_c
@@ -222,13 +263,24 @@ def marginal_values(contract: ContractSpec, block_grant_per_referral: float = 0.
 
 
 class Beliefs:
-    """A prime's running estimates, by observed band, of how people reoffend and respond to service.
+    """A prime's beliefs, by observed band, about how people reoffend and respond to service.
 
-    Gamma-Poisson style running estimates: the untreated monthly hazard is
-    learnt from people who get no service (those who do not engage), the
-    response from people who do, and the rate of further reoffences from those
-    who have already reoffended. Each starts at a prior worth ``prior_weight``
-    person-months of evidence.
+    * Untreated monthly hazard h: Gamma-Poisson, from people at risk who have had no
+      service yet (reach 0), with a prior worth ``prior_weight`` person-months at the
+      band's midpoint risk.
+    * Effect e (the largest relative cut in hazard): a normal posterior from every
+      person-month at risk with some service. A person with reach r (``1 - exp(-dose
+      / complexity)``, times the caseworker's reading of their responsiveness) has a
+      first-reoffence chance ``h (1 - e r)`` this month; weighted least squares on
+      these gives the data's precision ``h Σ r²`` and estimate ``Σ r (h - y) / (h Σ
+      r²)``, so people served at low effort still teach a little. The prior ``e₀`` is
+      worth ``prior_weight`` person-months at full reach (precision ``prior_weight
+      h₀``).
+    * Rate of further reoffences λ after a first: Gamma-Poisson, prior 0.24 a month.
+
+    A prime allocates on a draw from the effect's posterior (Thompson sampling), so a
+    band whose effect it has underrated is still tried now and then while its belief
+    is uncertain, and a wrong early belief is corrected.
     """
 
     def __init__(self, prior_effect: float, prior_weight: float) -> None:
@@ -237,9 +289,9 @@ class Beliefs:
         self.prior_effect = prior_effect
         self.untreated_events = np.zeros(4)
         self.untreated_exposure = np.zeros(4)
-        self.served_events = np.zeros(4)
-        self.served_exposure = np.zeros(4)
-        self.served_reach = np.zeros(4)  # sum of (1 - exp(-dose / complexity)) over served exposure
+        self.reach = np.zeros(4)  # Σ r over person-months with some service
+        self.reach_events = np.zeros(4)  # Σ r y
+        self.reach_squared = np.zeros(4)  # Σ r²
         self.later_events = np.zeros(4)
         self.later_exposure = np.zeros(4)
 
@@ -249,34 +301,65 @@ class Beliefs:
         return (self.w * self.prior_hazard + self.untreated_events) / (self.w + self.untreated_exposure)
 
     @property
+    def _effect_precision(self) -> np.ndarray:
+        return self.w * self.prior_hazard + self.hazard * self.reach_squared
+
+    @property
     def effect(self) -> np.ndarray:
-        """Believed largest relative cut in hazard that service achieves, by band."""
-        expected = self.hazard * self.served_exposure
-        observed = np.divide(expected - self.served_events, self.hazard * self.served_reach,
-                             out=np.full(4, self.prior_effect), where=self.served_reach > 0)
-        observed = np.clip(observed, 0.0, 0.95)
-        return (self.w * self.prior_effect + self.served_exposure * observed) / (self.w + self.served_exposure)
+        """Posterior mean of the largest relative cut in hazard that service achieves, by band."""
+        h = self.hazard
+        mean = (self.w * self.prior_hazard * self.prior_effect + h * self.reach - self.reach_events)
+        return np.clip(mean / self._effect_precision, 0.0, _MAX_EFFECT)
+
+    @property
+    def effect_sd(self) -> np.ndarray:
+        """Posterior standard deviation of the effect, by band."""
+        return 1.0 / np.sqrt(self._effect_precision)
+
+    def sample_effect(self, rng: np.random.Generator) -> np.ndarray:
+        """One draw of the effect per band from the posterior (Thompson sampling)."""
+        return np.clip(self.effect + self.effect_sd * rng.standard_normal(4), 0.0, _MAX_EFFECT)
 
     @property
     def later_rate(self) -> np.ndarray:
         """Believed monthly rate of further reoffences after a first, by band."""
         return (self.w * _PRIOR_LATER_RATE + self.later_events) / (self.w + self.later_exposure)
 
-    def observe(self, band: np.ndarray, at_risk: np.ndarray, served: np.ndarray, reach: np.ndarray,
-                first: np.ndarray, reoffended_before: np.ndarray, later: np.ndarray) -> None:
-        """Update from one month of outcomes the prime saw in its caseload."""
-        def add(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-            return np.bincount(band[mask], weights=None if weights is None else weights[mask], minlength=4)
+    @staticmethod
+    def evidence(band: np.ndarray, at_risk: np.ndarray, reach: np.ndarray, first: np.ndarray,
+                 reoffended_before: np.ndarray, later: np.ndarray) -> np.ndarray:
+        """One month's sufficient statistics by band, shape (7, 4), from one combined ``bincount``.
 
+        Rows: untreated exposure, untreated events, reach, reach x events, reach²,
+        later exposure, later events.
+        """
+        served = reach > 0
         untreated = at_risk & ~served
         treated = at_risk & served
-        self.untreated_exposure += add(untreated)
-        self.untreated_events += add(untreated & first)
-        self.served_exposure += add(treated)
-        self.served_events += add(treated & first)
-        self.served_reach += add(treated, reach)
-        self.later_exposure += add(reoffended_before)
-        self.later_events += add(reoffended_before, later.astype(float))
+        r = np.where(treated, reach, 0.0)
+        y = first.astype(np.float64)
+        stats = np.stack([
+            untreated.astype(np.float64), (untreated & first).astype(np.float64), r, r * y, r * r,
+            reoffended_before.astype(np.float64), np.where(reoffended_before, later, 0).astype(np.float64),
+        ])
+        keyed = band.astype(np.intp)[None, :] + 4 * np.arange(stats.shape[0])[:, None]
+        return np.bincount(keyed.ravel(), weights=stats.ravel(), minlength=4 * stats.shape[0]).reshape(-1, 4)
+
+    def absorb(self, evidence: np.ndarray) -> None:
+        """Add one month's sufficient statistics (from :meth:`evidence`)."""
+        (ux, ue, r, ry, rr, lx, le) = evidence
+        self.untreated_exposure += ux
+        self.untreated_events += ue
+        self.reach += r
+        self.reach_events += ry
+        self.reach_squared += rr
+        self.later_exposure += lx
+        self.later_events += le
+
+    def observe(self, band: np.ndarray, at_risk: np.ndarray, reach: np.ndarray, first: np.ndarray,
+                reoffended_before: np.ndarray, later: np.ndarray) -> None:
+        """Update at once from one month of outcomes (no proving lag)."""
+        self.absorb(self.evidence(band, at_risk, reach, first, reoffended_before, later))
 
 
 def block_grant_per_referral(scenario: Scenario) -> float:
@@ -290,78 +373,253 @@ class MarginalStrategy:
     """Adaptive allocation of effort: what profit-seeking and mission-driven primes share.
 
     For each person the prime computes the believed value of one more hour:
-    the contract's marginal value of keeping them from a (first) reoffence or
-    of a reoffence avoided, times the believed effect of the hour on that
-    outcome over the rest of their window, which falls with the dose already
-    given (diminishing returns) and with complexity. It gives hours until that
-    value falls to the marginal cost of an hour. The closed form below is the
-    solution of ``value * exp(-(dose + x) / c) / c = cost`` for ``x``.
+    the marginal value of keeping them from a (first) reoffence or of a
+    reoffence avoided *in their cohort's payment group* (the derivative of the
+    expected payment under the contract's real terms, :mod:`pbrsim.sim.valuation`),
+    times the believed effect of the hour on that outcome over the rest of their
+    window, which falls with the dose already given (diminishing returns) and
+    with complexity. It gives hours until that value falls to the marginal cost
+    of an hour. The closed form below is the solution of
+    ``value * exp(-(dose + x) / c) / c = cost`` for ``x``.
 
-    It learns its beliefs from what it sees, reprices outcomes at the terms it
-    holds the contract at, and takes every referral.
+    Its belief about each cohort's measured result comes from its own plan: the
+    dose it means to give each person, the reoffences proven so far, and the
+    chance and counterfactual noise a cohort of that size carries. It is formed
+    as the month's hours are chosen and used the next month (a new cohort starts
+    from the belief the last new cohort of its area ended its first month with),
+    so a prime's valuation and its plan settle on each other over the months.
+
+    It learns its beliefs from what it sees once it is proven, reprices outcomes
+    at the terms it holds the contract at, and takes every referral.
     """
 
     learns: ClassVar[bool] = True
     #: Value the prime puts on a reoffence avoided beside any payment for it.
     social_value_per_reoffence: float = 0.0
 
-    def __init__(self, spec: PrimeSpec, contract: ContractSpec, follow_up: int,
-                 block_grant_per_referral: float = 0.0) -> None:
+    def __init__(self, spec: PrimeSpec, scenario: Scenario, rng: np.random.Generator | None = None) -> None:
+        contract = scenario.contract
         self.spec = spec
-        self.contract = contract
-        self.follow_up = follow_up
-        self.binary_value, self.contract_frequency_value = marginal_values(contract, block_grant_per_referral)
+        self.follow_up = contract.measure.follow_up_months
+        self.lag = contract.measure.proving_lag_months
+        self.counted_engaged_only = contract.measure.cohort_definition == "engaged"
+        self.counterfactual = contract.counterfactual
+        self.areas = max(scenario.areas, 1)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
         self.beliefs = Beliefs(spec.prior_effect, spec.prior_weight)
+        self._pending: deque[tuple[int, np.ndarray]] = deque()
+        if spec.signal_noise is None:
+            self._signal_weight = None
+        else:
+            noise = spec.signal_noise ** 2
+            # the share of a reading's spread that is the person rather than the noise (shrinkage)
+            self._signal_weight = (LOG_RESPONSIVENESS_VAR / (LOG_RESPONSIVENESS_VAR + noise),
+                                   COMPLEXITY_SPREAD ** 2 / (COMPLEXITY_SPREAD ** 2 + noise))
+        # belief about each cohort's measured result: sums by (cohort, band), kept from month to month
+        slots = (contract.referral_months + 2) * self.areas
+        self._outlook = np.zeros((slots, 5, 4))  # n, fewer & var of reoffenders, fewer & var of reoffences
+        self._seen = np.zeros(slots, dtype=bool)
+        self._intake = np.full((self.areas, 4, 4), np.nan)  # per-person template for a new cohort, by area
+        self._expected = np.zeros(slots)  # expected outcome payment per cohort (a contract-wide cap)
+        self._expected_var = np.zeros(slots)
+        self.reprice(contract, block_grant_per_referral(scenario))
 
     @classmethod
-    def build(cls, spec: PrimeSpec, scenario: Scenario) -> MarginalStrategy:
+    def build(cls, spec: PrimeSpec, scenario: Scenario, rng: np.random.Generator | None = None) -> MarginalStrategy:
         """The strategy for a prime's scenario entry, valuing outcomes at the contract's terms."""
-        contract = scenario.contract
-        return cls(spec, contract, contract.measure.follow_up_months, block_grant_per_referral(scenario))
+        return cls(spec, scenario, rng)
 
+    # -- what a person is like, as the prime believes ---------------------------------------------
+    def _reading(self, caseload: Caseload) -> tuple[np.ndarray, np.ndarray]:
+        """Each person's believed responsiveness relative to their band, and believed complexity.
+
+        Without a caseworker's reading: 1, and the typical complexity for the number of
+        assessed needs. With one, each is moved towards the reading by the share of the
+        reading's spread that is the person rather than the noise (the normal shrinkage
+        ``var / (var + noise²)`` on the log scale).
+        """
+        complexity = believed_complexity(caseload.needs)
+        if self._signal_weight is None or caseload.signal is None:
+            return np.ones(len(caseload)), complexity
+        w_resp, w_cplx = self._signal_weight
+        return np.exp(w_resp * caseload.signal[:, 0]), complexity * np.exp(w_cplx * caseload.signal[:, 1])
+
+    def _person(self, caseload: Caseload, effect_by_band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Believed effect and complexity of each person: band and needs, read through any signal."""
+        factor, complexity = self._reading(caseload)
+        effect = np.minimum(effect_by_band[caseload.observed_band.astype(np.intp)] * factor, _MAX_EFFECT)
+        return effect, complexity
+
+    # -- valuing each cohort's payment groups --------------------------------------------------------
+    def _window(self, caseload: Caseload) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Months of window left, months not yet proven, known reoffending status, reoffences known."""
+        n = len(caseload)
+        remaining = np.maximum(self.follow_up - caseload.months_in_service, 0).astype(float)
+        unseen = (caseload.unseen_months if caseload.unseen_months is not None else np.zeros(n)).astype(float)
+        known = caseload.reoffended
+        counts = (caseload.reoffences_known if caseload.reoffences_known is not None
+                  else known.astype(float)).astype(float)
+        return remaining, unseen, known, counts
+
+    def _group_values(self, caseload: Caseload, cohort: np.ndarray, counted: np.ndarray,
+                      band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Marginal values per person from the belief about each live cohort's groups."""
+        keys, local = np.unique(cohort, return_inverse=True)
+        month = caseload.month
+        new = keys // self.areas == month
+        groups = np.bincount(local * 4 + band, weights=counted, minlength=keys.size * 4).reshape(-1, 4)
+        stored = self._outlook[keys]  # (cohorts, 5, 4)
+        known = self._seen[keys] & ~new
+        template = self._intake[keys % self.areas]  # per person, (cohorts, 4 stats, 4 bands)
+        has_template = ~np.isnan(template).any(axis=(1, 2))
+        ready = known | (new & has_template)
+        b = self.beliefs
+        h, lam = b.hazard, b.later_rate
+        cf_rate = 1.0 - np.exp(-h * self.follow_up)
+        cf_count = h * self.follow_up * (1.0 + lam * self.follow_up / 2.0)
+        chance = np.where(new[:, None, None], groups[:, None, :] * np.nan_to_num(template), stored[:, 1:, :])
+        n = groups
+        share = np.maximum(n / np.maximum(n.sum(axis=1, keepdims=True), 1.0), 1e-3)
+        var_r = chance[:, 1] + counterfactual_variance(self.counterfactual, n, share, cf_rate * (1 - cf_rate))
+        var_o = chance[:, 3] + counterfactual_variance(self.counterfactual, n, share,
+                                                       cf_count * (1.0 + cf_count) * _COUNT_DISPERSION / 2.0)
+        outlook = GroupOutlook(
+            n=n, cf_reoffenders=n * cf_rate, cf_reoffences=n * cf_count,
+            fewer_reoffenders=chance[:, 0], var_reoffenders=var_r,
+            fewer_reoffences=chance[:, 2], var_reoffences=var_o,
+            pot=n.sum(axis=1) * self._pot_per_person,
+        )
+        v_bin, v_freq, expected, variance = group_values(self.contract, outlook)
+        # a cohort the prime has no belief about yet is valued at the linear price
+        v_bin = np.where(ready[:, None], v_bin, self.linear_binary[None, :])
+        v_freq = np.where(ready[:, None], v_freq, self.linear_frequency[None, :])
+        self._expected[keys[ready]] = expected[ready]
+        self._expected_var[keys[ready]] = variance[ready]
+        if caseload.cap_headroom is not None:
+            cap = self._total_cap_factor(keys, month, caseload.cap_headroom)
+            v_bin, v_freq = v_bin * cap[:, None], v_freq * cap[:, None]
+        if new.any():
+            # what the newest cohorts are worth, band by band: the prime's view at referral
+            self.binary_value = v_bin[new].mean(axis=0)
+            self.contract_frequency_value = v_freq[new].mean(axis=0)
+        return v_bin[local, band], v_freq[local, band], keys, local
+
+    def _total_cap_factor(self, keys: np.ndarray, month: int, headroom: float) -> np.ndarray:
+        """Chance, per live cohort, that the contract-wide cap still has room when it is paid.
+
+        Cohorts are paid in the order they were referred, so a cohort's payment comes
+        after those of every earlier cohort still awaiting measurement.
+        """
+        first = min(max(month - self.follow_up - self.lag, 0) * self.areas, int(keys.min()))
+        last = (month + 1) * self.areas
+        pending_exp = np.cumsum(self._expected[first:last])
+        pending_var = np.cumsum(self._expected_var[first:last])
+        return not_capped(headroom, pending_exp[keys - first], pending_var[keys - first])
+
+    def _record_outlook(self, caseload: Caseload, keys: np.ndarray, local: np.ndarray, band: np.ndarray,
+                        counted: np.ndarray, cut: np.ndarray, remaining: np.ndarray, unseen: np.ndarray,
+                        known: np.ndarray, counts: np.ndarray) -> None:
+        """Form the belief about each cohort's measured result from this month's plan, for next month."""
+        b = self.beliefs
+        h, lam = b.hazard[band], b.later_rate[band]
+        follow = float(self.follow_up)
+        clean = np.exp(-h * unseen)  # no reoffence hidden in the unseen months
+        treated_h = h * (1.0 - cut)
+        p_reoffender = np.where(known, 1.0, 1.0 - clean * np.exp(-treated_h * remaining))
+        cf_rate = 1.0 - np.exp(-h * follow)
+        fewer_r = cf_rate - p_reoffender
+        var_r = p_reoffender * (1.0 - p_reoffender)
+        later = lam * (1.0 - cut) * remaining
+        unknown_count = ((1.0 - clean) * (1.0 + lam * unseen / 2.0 + later)
+                         + clean * treated_h * remaining * (1.0 + lam * (1.0 - cut) * remaining / 2.0))
+        count = np.where(known, counts + later, unknown_count)
+        fewer_o = h * follow * (1.0 + lam * follow / 2.0) - count
+        var_o = _COUNT_DISPERSION * count
+        w = counted.astype(float)
+        stats = np.stack([w, w * fewer_r, w * var_r, w * fewer_o, w * var_o])  # (5, people)
+        slot = local * 4 + band
+        sums = np.stack([np.bincount(slot, weights=row, minlength=keys.size * 4) for row in stats])
+        sums = sums.reshape(5, keys.size, 4).transpose(1, 0, 2)  # (cohorts, 5, 4)
+        self._outlook[keys] = sums
+        self._seen[keys] = True
+        new = keys // self.areas == caseload.month
+        if new.any():
+            per_person = sums[new, 1:, :] / np.maximum(sums[new, :1, :], 1.0)
+            self._intake[keys[new] % self.areas] = np.where(sums[new, :1, :] > 0, per_person,
+                                                            self._intake[keys[new] % self.areas])
+
+    # -- the protocol ------------------------------------------------------------------------------
     def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Hours that equate believed marginal revenue and marginal cost, person by person.
 
         Only the retained share of outcome payments counts as the prime's revenue; a mission
         weight on reoffences avoided is the prime's own and is not passed down.
         """
+        n = len(caseload)
         band = caseload.observed_band.astype(np.intp)
         b = self.beliefs
-        hazard, effect, later = b.hazard[band], b.effect[band], b.later_rate[band]
+        hazard, later = b.hazard[band], b.later_rate[band]
+        effect, complexity = self._person(caseload, b.sample_effect(self.rng))
         n_needs = caseload.needs.sum(axis=1)
-        complexity = believed_complexity(caseload.needs)
-        remaining = np.maximum(self.follow_up - caseload.months_in_service, 0).astype(float)
-        survival = np.exp(-hazard * remaining)
-        not_yet = ~caseload.reoffended
-        # d(outcome)/d(multiplier) over the rest of the window, at the margin
-        binary_gain = np.where(not_yet, survival * hazard * remaining, 0.0)
-        frequency_gain = np.where(not_yet, hazard * remaining * (1.0 + later * remaining / 2.0), later * remaining)
-        binary_value = self.binary_value[band] * retained_share
-        frequency_value = self.contract_frequency_value[band] * retained_share + self.social_value_per_reoffence
+        remaining, unseen, known, counts = self._window(caseload)
+        cohort = caseload.cohort if caseload.cohort is not None else np.full(n, caseload.month * self.areas)
+        counted = caseload.counted if caseload.counted is not None else np.ones(n, dtype=bool)
+        if n and self.contract.payment.outcomes:
+            binary_price, frequency_price, keys, local = self._group_values(caseload, cohort, counted, band)
+        else:
+            binary_price, frequency_price = self.linear_binary[band], self.linear_frequency[band]
+            keys, local = np.unique(cohort, return_inverse=True)
+        clean = np.where(known, 0.0, np.exp(-hazard * unseen))
+        # d(outcome)/d(relative cut in hazard) over the rest of the window, at the margin
+        binary_gain = clean * hazard * remaining * np.exp(-hazard * remaining)
+        frequency_gain = (clean * hazard * remaining * (1.0 + later * remaining / 2.0)
+                          + (1.0 - clean) * later * remaining)
+        binary_value = binary_price * retained_share
+        frequency_value = frequency_price * retained_share + self.social_value_per_reoffence
         value = effect * (binary_value * binary_gain + frequency_value * frequency_gain)
         value = np.where((n_needs > 0) & caseload.engaged, value, 0.0)
         ratio = value / (complexity * max(cost_per_hour, 1e-9))
         with np.errstate(divide="ignore"):
             target_dose = complexity * np.log(np.maximum(ratio, 1e-300))
         hours = np.clip(target_dose - caseload.dose, 0.0, self.spec.max_hours_per_month)
+        if n and self.contract.payment.outcomes:
+            planned = np.maximum(caseload.dose, target_dose)
+            mean_effect, _ = self._person(caseload, b.effect)
+            cut = np.where((n_needs > 0) & caseload.engaged, mean_effect * (1.0 - np.exp(-planned / complexity)), 0.0)
+            self._record_outlook(caseload, keys, local, band, counted, cut, remaining, unseen, known, counts)
         return _spread(caseload.needs, hours.astype(np.float32))
 
     def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Take everyone."""
         return np.zeros(referrals.observed_band.size, dtype=bool)
 
+    def reach(self, caseload: Caseload, dose: np.ndarray) -> np.ndarray:
+        """Each person's reach as the prime believes it, times their relative responsiveness.
+
+        Reach is ``1 - exp(-dose / complexity)``; the relative responsiveness is the
+        caseworker's reading, if any (1 without one).
+        """
+        factor, complexity = self._reading(caseload)
+        return factor * (1.0 - np.exp(-dose / complexity))
+
     def observe(self, seen: Observation) -> None:
-        """Update beliefs from the reoffences seen this month among the people in the caseload."""
+        """Note a month's outcomes; learn them once they are proven (``proving_lag_months`` later)."""
         caseload = seen.caseload
-        reach = 1.0 - np.exp(-seen.dose / believed_complexity(caseload.needs))
-        self.beliefs.observe(
-            caseload.observed_band.astype(np.intp), seen.in_window & ~caseload.reoffended, seen.served, reach,
-            seen.first, seen.in_window & caseload.reoffended, seen.later,
+        before = seen.reoffended_before if seen.reoffended_before is not None else caseload.reoffended
+        evidence = Beliefs.evidence(
+            caseload.observed_band, seen.in_window & ~before, self.reach(caseload, seen.dose),
+            seen.first, seen.in_window & before, seen.later,
         )
+        self._pending.append((caseload.month, evidence))
+        while self._pending and self._pending[0][0] + self.lag <= caseload.month:
+            self.beliefs.absorb(self._pending.popleft()[1])
 
     def reprice(self, contract: ContractSpec, block_grant_per_referral: float) -> None:
-        """Weigh outcomes at the marginal values of the new terms (beliefs are kept)."""
-        self.binary_value, self.contract_frequency_value = marginal_values(contract, block_grant_per_referral)
+        """Weigh outcomes at the new terms (beliefs are kept)."""
+        self.contract = contract
+        self._pot_per_person = _pot_per_person(contract, block_grant_per_referral)
+        self.linear_binary, self.linear_frequency = marginal_values(contract, block_grant_per_referral)
+        self.binary_value, self.contract_frequency_value = self.linear_binary, self.linear_frequency
 
 
 class ProfitSeekingStrategy(MarginalStrategy):
@@ -371,9 +629,9 @@ class ProfitSeekingStrategy(MarginalStrategy):
         """Refuse a person whose expected income falls short of the cost of the service owed to them.
 
         Expected income is the fees, plus the outcome payments the prime believes
-        the specified service would earn on them, plus any payment for an outcome
-        that needs no effort at all (a basis's effortless value, such as a price
-        per non-reoffender). It is judged at the contract's own terms.
+        the specified service would earn on them at what its newest cohorts' groups
+        are worth to it, plus any payment for an outcome that needs no effort at all
+        (a basis's effortless value, such as a price per non-reoffender).
         """
         contract = self.contract
         pay, months = contract.payment, contract.service.months
@@ -397,20 +655,19 @@ class ProfitSeekingStrategy(MarginalStrategy):
 class MissionDrivenStrategy(MarginalStrategy):
     """Weighs a social value per reoffence avoided beside the contract's payments; takes everyone."""
 
-    def __init__(self, spec: PrimeSpec, contract: ContractSpec, follow_up: int,
-                 block_grant_per_referral: float = 0.0) -> None:
-        super().__init__(spec, contract, follow_up, block_grant_per_referral)
+    def __init__(self, spec: PrimeSpec, scenario: Scenario, rng: np.random.Generator | None = None) -> None:
+        super().__init__(spec, scenario, rng)
         self.social_value_per_reoffence = spec.social_value_per_reoffence
 
 
 #: The class each scenario ``strategy`` names: the one place a strategy's name becomes behaviour.
-_STRATEGIES: dict[Strategy, Callable[[PrimeSpec, Scenario], ProviderStrategy]] = {
+_STRATEGIES: dict[Strategy, Callable[..., ProviderStrategy]] = {
     Strategy.UNIFORM: UniformStrategy.build,
     Strategy.PROFIT_SEEKING: ProfitSeekingStrategy.build,
     Strategy.MISSION_DRIVEN: MissionDrivenStrategy.build,
 }
 
 
-def make_strategy(spec: PrimeSpec, scenario: Scenario) -> ProviderStrategy:
-    """Build the strategy named in a prime's scenario entry."""
-    return _STRATEGIES[spec.strategy](spec, scenario)
+def make_strategy(spec: PrimeSpec, scenario: Scenario, rng: np.random.Generator | None = None) -> ProviderStrategy:
+    """Build the strategy named in a prime's scenario entry (``rng``: its draws, e.g. Thompson samples)."""
+    return _STRATEGIES[spec.strategy](spec, scenario, rng)

@@ -1,0 +1,190 @@
+"""What one more unit of outcome is worth to a provider under the contract's real payment terms.
+
+A provider does not know its cohort's measured result in advance: it has a
+belief about it, an expected improvement ``mu`` and a spread ``sigma`` (the
+chance in who reoffends in a cohort of this size, and the noise of the
+commissioner's counterfactual). Its marginal revenue from improving a payment
+group is the derivative of its *expected* payment with respect to ``mu``,
+taken under the real payment schedule of each outcome component
+(:class:`~pbrsim.sim.bases.Pieces`, built by the payment basis itself):
+
+``d E[pay(X)] / d mu``, X ~ Normal(mu, sigma²)
+
+For a piece paying ``a + b x`` on ``[L, U)``, with ``l = (L - mu) / sigma``,
+``u = (U - mu) / sigma``, Φ and φ the standard normal cdf and density:
+
+* ``E = a (Φ(u) - Φ(l)) + b (mu (Φ(u) - Φ(l)) + sigma (φ(l) - φ(u)))``
+* ``dE/dmu = a (φ(l) - φ(u)) / sigma + b (Φ(u) - Φ(l) + (L φ(l) - U φ(u)) / sigma)``
+
+(docs/ODD.md 7.5 derives them). The ``b (Φ(u) - Φ(l))`` term is the price
+where the cohort is sure to be paid linearly: with a linear schedule and
+``sigma`` small beside the distance to any kink, it is the slope, so the rule
+reduces to valuing outcomes at the linear price. The ``φ`` terms are the
+pull of a trigger or an all-or-nothing target: large when the cohort is near
+it, nothing when the target is far out of reach or already certain. A cap per
+cohort or on the contract's total multiplies the value by the chance that the
+cap does not bind (the slope above a cap is 0).
+
+Everything here is vectorised over payment groups (cohort x band): a prime
+values all its live cohorts at once, per group, never per person.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pbrsim.sim.bases import Pieces, basis_of
+from pbrsim.sim.scenario import ContractSpec
+from scipy.special import ndtr
+
+__all__ = ["GroupOutlook", "expected_payment", "group_values", "not_capped"]
+
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+#: The least spread a belief about a measured result can have (in the measure's unit): a
+#: cohort's measured rate moves in steps of one person, so a belief is never a point.
+_MIN_SIGMA = 1e-3
+
+
+def _density(z: np.ndarray) -> np.ndarray:
+    """Standard normal density, 0 at ±infinity."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(np.isfinite(z), np.exp(-0.5 * np.square(z)) / _SQRT_2PI, 0.0)
+
+
+def expected_payment(pieces: Pieces, mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected payment and its derivative in ``mu``, per group, for X ~ Normal(mu, sigma²).
+
+    Args:
+        pieces: the payment schedule, shape (pieces, groups).
+        mu: expected improvement per group, in the measure's unit.
+        sigma: its standard deviation per group.
+
+    Returns:
+        (E[pay(X)], d E[pay(X)] / d mu), one value per group.
+
+    """
+    s = np.maximum(sigma, _MIN_SIGMA)
+    with np.errstate(invalid="ignore"):
+        lo = (pieces.lower - mu) / s
+        hi = (pieces.upper - mu) / s
+    cdf_lo, cdf_hi = ndtr(lo), ndtr(hi)
+    pdf_lo, pdf_hi = _density(lo), _density(hi)
+    mass = cdf_hi - cdf_lo
+    first_moment = mu * mass + s * (pdf_lo - pdf_hi)
+    a, b = pieces.intercept, pieces.slope
+    expected = (a * mass + b * first_moment).sum(axis=0)
+    # L φ(l) and U φ(u), 0 at an infinite edge (the density falls faster than the edge grows)
+    edge_lo = np.where(np.isfinite(pieces.lower), np.nan_to_num(pieces.lower, posinf=0.0, neginf=0.0) * pdf_lo, 0.0)
+    edge_hi = np.where(np.isfinite(pieces.upper), np.nan_to_num(pieces.upper, posinf=0.0, neginf=0.0) * pdf_hi, 0.0)
+    slope = (a * (pdf_lo - pdf_hi) / s + b * (mass + (edge_lo - edge_hi) / s)).sum(axis=0)
+    return expected, slope
+
+
+def not_capped(cap: float, expected: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """Chance that a payment believed Normal(expected, variance) stays below ``cap``."""
+    sd = np.sqrt(np.maximum(variance, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sd > 0, (cap - expected) / np.where(sd > 0, sd, 1.0), np.where(expected < cap, np.inf, -np.inf))
+    return ndtr(z)
+
+
+@dataclass(frozen=True)
+class GroupOutlook:
+    """A provider's belief about the measured outcome of its payment groups.
+
+    Every array has shape (cohorts, 4): one row per live cohort, one column per
+    payment group (observed risk band). Counts are of the people the contract's
+    cohort definition counts.
+
+    Attributes:
+        n: people counted.
+        cf_reoffenders: reoffenders the provider expects the counterfactual to credit.
+        cf_reoffences: reoffences the provider expects the counterfactual to credit.
+        fewer_reoffenders: expected counterfactual reoffenders less measured reoffenders.
+        var_reoffenders: variance of that difference (chance and counterfactual noise).
+        fewer_reoffences: expected counterfactual reoffences less measured reoffences.
+        var_reoffences: variance of that difference.
+        pot: fees withheld at risk that each cohort's pot will hold (one value per cohort).
+
+    """
+
+    n: np.ndarray
+    cf_reoffenders: np.ndarray
+    cf_reoffences: np.ndarray
+    fewer_reoffenders: np.ndarray
+    var_reoffenders: np.ndarray
+    fewer_reoffences: np.ndarray
+    var_reoffences: np.ndarray
+    pot: np.ndarray
+
+    def pooled(self) -> GroupOutlook:
+        """The same belief for each cohort as a whole (one group per cohort, in column 0)."""
+        def whole(x: np.ndarray) -> np.ndarray:
+            return x.sum(axis=1, keepdims=True)
+
+        return GroupOutlook(whole(self.n), whole(self.cf_reoffenders), whole(self.cf_reoffences),
+                            whole(self.fewer_reoffenders), whole(self.var_reoffenders),
+                            whole(self.fewer_reoffences), whole(self.var_reoffences), self.pot)
+
+
+def group_values(contract: ContractSpec,
+                 outlook: GroupOutlook) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Marginal value of one more non-reoffender and of one reoffence avoided, per payment group.
+
+    Each outcome component is valued under its own schedule on the groups it is
+    judged on (band by band for differential prices, otherwise the whole cohort),
+    times the chance that its cap per cohort does not bind.
+
+    Args:
+        contract: the contract at the terms the provider holds it at (its outcome
+            components, their prices, thresholds and caps).
+        outlook: the provider's belief about its live cohorts' measured outcomes.
+
+    Returns:
+        (value of a non-reoffender, value of a reoffence avoided), each of shape
+        (cohorts, 4); and the expected outcome payment per cohort with its variance,
+        each of shape (cohorts,), for a contract-wide cap.
+
+    """
+    cohorts = outlook.n.shape[0]
+    v_binary = np.zeros((cohorts, 4))
+    v_frequency = np.zeros((cohorts, 4))
+    expected_total = np.zeros(cohorts)
+    variance_total = np.zeros(cohorts)
+    pooled = outlook.pooled()
+    for component in contract.payment.outcomes:
+        basis = basis_of(component)
+        band_prices = np.asarray(component.band_prices(), dtype=float)
+        view = outlook if basis.judged_by_band else pooled
+        groups = view.n.shape[1]
+        price = np.broadcast_to(band_prices[:groups], view.n.shape)
+        pot = np.broadcast_to(view.pot[:, None], view.n.shape)
+        if component.measure == "binary":
+            size, fewer, var = view.n, view.fewer_reoffenders, view.var_reoffenders
+        else:
+            size, fewer, var = view.cf_reoffences, view.fewer_reoffences, view.var_reoffences
+        valid = size > 0
+        unit = np.divide(100.0, size, out=np.zeros_like(size, dtype=float), where=valid)
+        mu, sigma = fewer * unit, np.sqrt(np.maximum(var, 0.0)) * unit
+        pieces = basis.schedule(view.n.ravel(), view.cf_reoffenders.ravel(), view.cf_reoffences.ravel(),
+                                price.ravel(), pot.ravel())
+        expected, slope = expected_payment(pieces, mu.ravel(), sigma.ravel())
+        expected = np.where(valid.ravel(), expected, 0.0).reshape(view.n.shape)
+        slope = np.where(valid.ravel(), slope, 0.0).reshape(view.n.shape)
+        # delta method: the payment's variance is its slope squared times the result's
+        pay_var = np.square(slope * sigma)
+        cohort_expected, cohort_var = expected.sum(axis=1), pay_var.sum(axis=1)
+        if component.cap_per_cohort is not None:
+            slope = slope * not_capped(component.cap_per_cohort, cohort_expected, cohort_var)[:, None]
+            cohort_expected = np.minimum(cohort_expected, component.cap_per_cohort)
+        value = slope * unit  # money per non-reoffender (binary) or per reoffence avoided (frequency)
+        value = np.broadcast_to(value, (cohorts, 4)) if groups == 1 else value
+        if component.measure == "binary":
+            v_binary += value
+        else:
+            v_frequency += value
+        expected_total += cohort_expected
+        variance_total += cohort_var
+    return v_binary, v_frequency, expected_total, variance_total
