@@ -126,9 +126,11 @@ def effort_by_band_figure(store: Store) -> go.Figure:
     """Service effort by true risk band over time, one panel per scenario.
 
     Hours per person in service per month (monthly ``effort_<band>``,
-    mean over replications). Creaming shows as the low-risk line above the
-    others; parking as the very-high-risk line falling to the floor. Months in
-    which nobody is in service are left out.
+    mean over replications). Effort that follows the price shows as the
+    bands' lines drawing apart, a band left at the bare minimum as its line
+    sitting on the floor (``creaming_index`` and ``parking_share`` measure
+    them person by person, docs/ODD.md 4.11.1). Months in which nobody is in
+    service are left out.
 
     Raises:
         FigureDataMissing: No monthly ``effort_<band>`` columns.
@@ -258,8 +260,10 @@ def measured_vs_true_figure(store: Store) -> go.Figure:
 def incentive_effects_figure(store: Store) -> go.Figure:
     """Creaming, parking and risk transfer across designs, with 95% intervals.
 
-    One panel for each of ``creaming_index``, ``parking_share`` and
-    ``risk_transfer_ratio`` that the store holds.
+    One panel for each of ``creaming_index`` (hours, refusals counted as
+    none, on the quarter of people paying best per pound against the worst
+    quarter), ``parking_share`` (the hardest to help left at the bare
+    minimum) and ``risk_transfer_ratio`` that the store holds.
 
     Raises:
         FigureDataMissing: None of the three measures is in the store.

@@ -215,8 +215,9 @@ def read_effort(rd: Reader) -> list[str]:
     out: list[str] = []
     if rd.r.present("creaming_index") and not rd.same("creaming_index"):
         top = rd.ranked("creaming_index")[0][0]
-        out.append(f"{top} creams most: its creaming index (effort on the most against the least "
-                   f"profitable people) is {rd.with_ci(top, 'creaming_index')}.")
+        out.append(f"{top} creams most: its creaming index (hours, refusals counted as none, on the "
+                   f"quarter of people paying best per pound against the quarter paying worst) is "
+                   f"{rd.with_ci(top, 'creaming_index')}.")
     designs = []  # (label, hours by band, caseload-weighted mean, very high risk / mean)
     for label in rd.labels:
         hours = _band_hours(rd, label)
@@ -263,8 +264,8 @@ def read_effort(rd: Reader) -> list[str]:
         high = max(ratios, key=lambda r: r[1])
         if low[1] < 0.95:
             out.append(f"Effort on very high risk people is {100 * low[1]:.0f}% of the mean under "
-                       f"{low[0]}, the lowest of the designs: the people who most need the "
-                       "service are parked.")
+                       f"{low[0]}, the lowest of the designs: the people at highest risk get "
+                       "less than most.")
         else:
             out.append(f"No design gives very high risk people less than the average effort: "
                        f"theirs is {100 * low[1]:.0f}% of the mean under {low[0]} and "
@@ -283,14 +284,15 @@ def read_incentives(rd: Reader) -> list[str]:
     if rd.r.present("parking_share"):
         top = rd.ranked("parking_share")
         label = top[0][0]
-        out.append(f"{label} parks most: {rd.with_ci(label, 'parking_share')} of engaged people get "
-                   f"less than half the mean effort, against {rd.v('parking_share', top[-1][1])} "
-                   f"under {top[-1][0]}.")
+        out.append(f"{label} parks most: {rd.with_ci(label, 'parking_share')} of the hardest to help "
+                   "(the quarter of participants with a need whose complexity is highest) are left at "
+                   "the bare minimum, the floor or little above it while others get more, against "
+                   f"{rd.v('parking_share', top[-1][1])} under {top[-1][0]}.")
         bands = {b: rd.mean(label, f"parking_share_{b}") for b in BAND_WORDS}
         bands = {b: v for b, v in bands.items() if math.isfinite(v)}
         if bands and top[0][1] > 0:
             worst = max(bands, key=bands.__getitem__)
-            out.append(f"Under {label} the most parked are {_people(worst)}: "
+            out.append(f"Under {label} the hardest to help most often parked are {_people(worst)}: "
                        f"{format_value(f'parking_share_{worst}', bands[worst])} of them.")
     if rd.r.present("risk_transfer_ratio"):
         top = rd.ranked("risk_transfer_ratio")

@@ -41,6 +41,7 @@ SUMMARY_MEASURES: tuple[str, ...] = tuple(measure(key).key for key in (
     "subprime_insolvencies", "subprime_entries", "active_subprimes_end",
     *(f"sector_share_{sector}" for sector in SECTORS),
     "referrals_refused", *(f"refusal_rate_{band}" for band in BAND_WORDS),
+    "refused_share_hardest_to_help",
     "competitions", "winning_price_factor_mean", "winning_price_factor_min",
     "winning_price_factor_max", "initial_price_factor_mean", "prime_failures", "handbacks",
     "terminations", "rectification_notices", "contract_breaks",

@@ -44,6 +44,7 @@ __all__ = [
     "GROUP_WORDS",
     "LEDGER_KINDS",
     "METRICS",
+    "NEEDS_WORDS",
     "SERIES",
     "Direction",
     "Family",
@@ -228,6 +229,11 @@ GROUP_WORDS: Mapping[str, str] = MappingProxyType({
     **{f"age_{g}": "aged " + g.replace("_plus", "+").replace("_", "-") for g in AGE_GROUPS},
 })
 _SECTOR_WORDS = {s: s.replace("_", " ") for s in SECTORS}
+#: Groups by number of assessed needs (``parking_share_needs_{k}``), in words.
+NEEDS_WORDS: Mapping[str, str] = MappingProxyType({
+    "1": "people with one need", "2": "people with two needs", "3": "people with three needs",
+    "4_plus": "people with four or more needs",
+})
 #: Kinds of ledger entry (docs/ODD.md 4.11.4), each a monthly ``paid_<kind>`` column.
 LEDGER_KINDS: Mapping[str, str] = MappingProxyType({kind.value: words for kind, words in {
     LedgerKind.FEES: "fees", LedgerKind.OUTCOME_BINARY: "outcome payments, binary measure",
@@ -322,9 +328,21 @@ _METRICS: tuple[Measure | Family, ...] = (
     # effort, creaming and parking
     _m("hours_per_person", U.HOURS, "Hours of service per person referred", S.EFFORT),
     _m("creaming_index", U.NUMBER,
-       "Creaming index (effort on the more profitable half / the rest; 1 = even)", S.EFFORT),
-    _m("parking_share", U.SHARE, "Share parked (under half the mean effort)", S.EFFORT, _DOWN),
-    Family("parking_share_{band}", U.SHARE, "Share parked, {words}", S.EFFORT, _DOWN,
+       "Creaming index (hours, refusals as 0, best-paying quarter per £ / worst; 1 = even)",
+       S.EFFORT),
+    _m("parking_share", U.SHARE, "Hardest to help left at the bare minimum", S.EFFORT, _DOWN),
+    Family("parking_share_{band}", U.SHARE, "Hardest to help left at the bare minimum, {words}",
+           S.EFFORT, _DOWN, members=BAND_WORDS),
+    Family("parking_share_needs_{k}", U.SHARE, "Left at the bare minimum, {words}", S.EFFORT,
+           _DOWN, members=NEEDS_WORDS),
+    _m("refused_share_hardest_to_help", U.SHARE, "Hardest to help refused at referral",
+       S.SELECTION, _DOWN),
+    _m("effort_ratio_better_paying_half", U.NUMBER,
+       "Effort on the better-paying half / the other half (1 = even)", S.EFFORT),
+    _m("share_under_half_mean_effort", U.SHARE, "Engaged people getting under half the mean hours",
+       S.EFFORT),
+    Family("share_under_half_mean_effort_{band}", U.SHARE,
+           "Engaged people getting under half the mean hours, {words}", S.EFFORT,
            members=BAND_WORDS),
     _m("effort_ratio_very_high", U.NUMBER, "Effort on very high risk people / the mean effort",
        S.EFFORT),

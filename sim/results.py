@@ -11,18 +11,20 @@ Every metric is defined in docs/ODD.md ("Observation").
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pbrsim.sim.ledger import Kind, Party
+from pbrsim.sim.measures import NEEDS_WORDS
 from pbrsim.sim.mechanisms import mechanism_metrics
 from pbrsim.sim.model import PbRModel
 from pbrsim.sim.scenario import BAND_NAMES, Scenario
 from pbrsim.sim.strategies import block_grant_per_referral, marginal_values
 from pbrsim.sim.vocabulary import AGE_GROUPS
 
-__all__ = ["RunResult", "compute_metrics", "run_scenario"]
+__all__ = ["RunResult", "compute_metrics", "effort_measures", "run_scenario"]
 
 
 
@@ -72,38 +74,150 @@ def _monthly(model: PbRModel, ledger: pd.DataFrame) -> pd.DataFrame:
     return monthly.reset_index()
 
 
-def _creaming_and_parking(s: dict[str, np.ndarray], hours: np.ndarray, engaged: np.ndarray,
-                          model: PbRModel) -> dict[str, float | None]:
-    """Where effort went: creaming, parking and the binary cliff (definitions in docs/ODD.md)."""
+def _first_hour_value(people: Mapping[str, np.ndarray], binary_value: np.ndarray,
+                      frequency_value: np.ndarray, follow_up_months: float) -> np.ndarray:
+    """The true value of a first hour to the prime, per person (the contract's terms, true parameters).
+
+    The true effect of a first effective hour on the hazard (``responsiveness /
+    complexity``, nothing without a need) times the change it makes to the paid
+    outcomes over the follow-up window, priced at the contract's marginal
+    values for the person's payment band (docs/ODD.md 4.11.1).
+    """
+    months = float(follow_up_months)
+    pay_band = people["pay_band"].astype(np.intp)
+    hazard = people["hazard"].astype(float)
+    effect = people["responsiveness"] / people["complexity"] * (people["n_needs"] > 0)
+    return effect * (binary_value[pay_band] * np.exp(-hazard * months) * hazard * months
+                     + frequency_value[pay_band] * hazard * months
+                     * (1.0 + people["frequency"] * months / 2))
+
+
+def _quarters(value: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The top and bottom quarters of ``value`` (ties at a cut kept together), or None if it is flat."""
+    if not value.size or np.ptp(value) <= 0:
+        return None
+    low, high = np.quantile(value, [0.25, 0.75])
+    if high > low:
+        return value >= high, value <= low
+    # more than half the people share one value: it is the top or the bottom group
+    if (value > high).any():
+        return value > high, value <= high
+    return value >= high, value < high
+
+
+def effort_measures(people: Mapping[str, np.ndarray], *, binary_value: np.ndarray,
+                    frequency_value: np.ndarray, follow_up_months: float, service_months: int,
+                    floor_per_month: float,
+                    cost_per_hour: float | np.ndarray = 1.0) -> dict[str, float | None]:
+    """Creaming, parking and where effort went, from one finished run's people (docs/ODD.md 4.11.1).
+
+    A pure function of arrays, one entry per person referred: ``hours``,
+    ``engaged``, ``refused``, ``true_band``, ``pay_band``, ``n_needs``,
+    ``complexity``, ``responsiveness``, ``hazard``, ``frequency``.
+
+    Args:
+        people: Those columns (an ``OffenderStore.trimmed()`` holds them).
+        binary_value: The contract's marginal value of a person without a proven
+            reoffence, by payment band (``marginal_values``).
+        frequency_value: Its marginal value of a reoffence avoided, by payment band.
+        follow_up_months: The follow-up window.
+        service_months: The service period (hours per month are hours over it).
+        floor_per_month: The minimum service specification, hours a month.
+        cost_per_hour: What an hour cost the provider that held each person's
+            area at referral (one number, or one per person).
+
+    """
     m: dict[str, float | None] = {}
+    engaged = people["engaged"].astype(bool)
+    refused = people["refused"].astype(bool)
+    hours = people["hours"].astype(float)
+    n_needs = people["n_needs"].astype(int)
+    complexity = people["complexity"].astype(float)
+    band = people["true_band"].astype(int)
     h = hours[engaged]
-    band = s["true_band"][engaged]
     mean = float(h.mean()) if h.size else 0.0
-    # Creaming: effort on the people it truly pays best to work with, against the rest. Profitability is
-    # the contract's marginal value times the true effect of a first hour on the paid outcome over the
-    # window; where it does not vary (fee for service) there is nothing to cream and the index is 1.
-    binary_value, frequency_value = marginal_values(model.design.contract, block_grant_per_referral(model.design))
-    pay_band = s["pay_band"][engaged].astype(np.intp)
-    hazard = s["hazard"][engaged].astype(float)
-    months = float(model.follow_up)
-    effect = s["responsiveness"][engaged] / s["complexity"][engaged] * (s["n_needs"][engaged] > 0)
-    profit = effect * (binary_value[pay_band] * np.exp(-hazard * months) * hazard * months
-                       + frequency_value[pay_band] * hazard * months * (1.0 + s["frequency"][engaged] * months / 2))
+
+    # Today's effort-targeting figures, under names that say what they are.
+    profit = _first_hour_value(people, binary_value, frequency_value, follow_up_months)[engaged]
     if h.size and np.ptp(profit) > 0:
         better = profit >= np.median(profit)
-        m["creaming_index"] = _ratio(h[better].mean(), h[~better].mean()) if (~better).any() else None
+        m["effort_ratio_better_paying_half"] = (
+            _ratio(h[better].mean(), h[~better].mean()) if (~better).any() else None)
     else:
-        m["creaming_index"] = 1.0 if h.size else None
-    parked = h < 0.5 * mean if mean > 0 else np.ones(h.shape, dtype=bool)
-    m["parking_share"] = _ratio(parked.sum(), h.size)
+        m["effort_ratio_better_paying_half"] = 1.0 if h.size else None
+    under_half = h < 0.5 * mean if mean > 0 else np.ones(h.shape, dtype=bool)
+    m["share_under_half_mean_effort"] = _ratio(under_half.sum(), h.size)
     for b, name in enumerate(BAND_NAMES):
-        in_band = band == b
-        m[f"parking_share_{name}"] = _ratio(parked[in_band].sum(), in_band.sum())
-    m["effort_ratio_very_high"] = _ratio(h[band == 3].mean() if (band == 3).any() else 0.0, mean)
+        in_band = band[engaged] == b
+        m[f"share_under_half_mean_effort_{name}"] = _ratio(under_half[in_band].sum(), in_band.sum())
+    m["effort_ratio_very_high"] = _ratio(h[band[engaged] == 3].mean() if (band[engaged] == 3).any() else 0.0,
+                                         mean)
+
+    # Creaming: hours (refusals count as none) of the quarter with the best expected payment per pound
+    # of an hour against the worst quarter. With no outcome payments, results per pound rank them.
+    if np.any(binary_value) or np.any(frequency_value):
+        paid = binary_value, frequency_value
+    else:  # a first reoffence avoided counts 1, as if it were paid for
+        paid = np.ones_like(binary_value), np.zeros_like(frequency_value)
+    per_pound = (_first_hour_value(people, *paid, follow_up_months)
+                 / np.broadcast_to(np.asarray(cost_per_hour, dtype=float), hours.shape))[engaged]
+    quarters = _quarters(per_pound)
+    if quarters is None:
+        m["creaming_index"] = 1.0 if h.size else None
+    else:
+        top, bottom = quarters
+        m["creaming_index"] = _ratio(h[top].mean(), h[bottom].mean())
+
+    # Parking: the hardest to help (the top quarter by complexity of participants with a need) left at
+    # the floor plus no more than half the extra effort the other participants get on average.
+    participants = engaged & ~refused
+    needy = participants & (n_needs > 0)
+    cut = float(np.quantile(complexity[needy], 0.75)) if needy.any() else math.inf
+    hardest_referral = engaged & (n_needs > 0) & (complexity >= cut)
+    hardest = hardest_referral & ~refused
+    per_month = hours / float(service_months)
+    others = participants & ~hardest
+    extra = float(np.maximum(per_month[others] - floor_per_month, 0.0).mean()) if others.any() else 0.0
+    if extra > 0:
+        parked = per_month <= floor_per_month + 0.5 * extra
+    else:  # the others get no more than the floor: nobody is singled out
+        parked = np.zeros(hours.shape, dtype=bool)
+    m["parking_share"] = _ratio((parked & hardest).sum(), hardest.sum())
+    for b, name in enumerate(BAND_NAMES):
+        group = hardest & (band == b)
+        m[f"parking_share_{name}"] = _ratio((parked & group).sum(), group.sum())
+    for k in NEEDS_WORDS:  # exactly k needs, or 4 and more
+        group = participants & ((n_needs >= 4) if k == "4_plus" else (n_needs == int(k)))
+        m[f"parking_share_needs_{k}"] = _ratio((parked & group).sum(), group.sum())
+    m["refused_share_hardest_to_help"] = _ratio((hardest_referral & refused).sum(), hardest_referral.sum())
+    return m
+
+
+def _creaming_and_parking(s: dict[str, np.ndarray], model: PbRModel) -> dict[str, float | None]:
+    """Where effort went: creaming, parking and the binary cliff (definitions in docs/ODD.md 4.11.1)."""
+    design = model.design
+    binary_value, frequency_value = marginal_values(design.contract, block_grant_per_referral(design))
+    m = effort_measures(s, binary_value=binary_value, frequency_value=frequency_value,
+                        follow_up_months=model.follow_up, service_months=design.contract.service.months,
+                        floor_per_month=design.contract.service.min_hours_per_month,
+                        cost_per_hour=_cost_per_hour(s, model))
     before = sum(p.effort_by_status[0] for p in model.primes) / max(sum(p.months_by_status[0] for p in model.primes), 1)
     after = sum(p.effort_by_status[1] for p in model.primes) / max(sum(p.months_by_status[1] for p in model.primes), 1)
     m["effort_ratio_after_reoffence"] = _ratio(after, before)
     return m
+
+
+def _cost_per_hour(s: dict[str, np.ndarray], model: PbRModel) -> float | np.ndarray:
+    """Each person's cost of an hour: the unit cost of the prime holding their area when referred."""
+    costs = {float(p.spec.unit_cost_per_hour) for p in model.primes}
+    if len(costs) == 1:
+        return costs.pop()
+    area = s["area"].astype(np.int64)
+    month = s["referral_month"].astype(np.int64)
+    pairs, where = np.unique(np.stack([area, month]), axis=1, return_inverse=True)
+    cost = np.array([float(model.areas.holder_at(int(a), int(mo), model.primes).spec.unit_cost_per_hour)
+                     for a, mo in pairs.T])
+    return cost[where.ravel()]
 
 
 def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float | None]:
@@ -209,7 +323,7 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
         m[f"true_impact_pp_{name}"] = (
             100.0 * float(untreated[mask].sum() - treated[mask].sum()) / size if size else None
         )
-    m.update(_creaming_and_parking(s, hours, engaged, model))
+    m.update(_creaming_and_parking(s, model))
     # supply chain, stewardship, social impact bond, commissioning: whatever the scenario has
     m.update(mechanism_metrics(model))
     return {k: (None if v is None else float(v)) for k, v in m.items()}

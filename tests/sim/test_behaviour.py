@@ -35,6 +35,8 @@ def test_fee_for_service_shows_little_creaming_or_parking(profit_seeking):
     for m in profit_seeking["fee_for_service"]:
         assert m["creaming_index"] == pytest.approx(1.0, abs=0.05)
         assert m["parking_share"] < 0.05
+        assert m["effort_ratio_better_paying_half"] == pytest.approx(1.0, abs=0.05)
+        assert m["share_under_half_mean_effort"] < 0.05
 
 
 def test_binary_pbr_creams_and_parks_far_more_than_fee_for_service(profit_seeking):
@@ -42,6 +44,8 @@ def test_binary_pbr_creams_and_parks_far_more_than_fee_for_service(profit_seekin
     for ffs, pbr in zip(profit_seeking["fee_for_service"], profit_seeking["binary_pbr"], strict=True):
         assert pbr["creaming_index"] > ffs["creaming_index"] + 1.0
         assert pbr["parking_share"] > ffs["parking_share"] + 0.4
+        assert pbr["effort_ratio_better_paying_half"] > ffs["effort_ratio_better_paying_half"] + 1.0
+        assert pbr["share_under_half_mean_effort"] > ffs["share_under_half_mean_effort"] + 0.4
 
 
 def test_binary_cliff_and_frequency_measure(profit_seeking):
@@ -64,16 +68,23 @@ def test_uniform_primes_show_no_creaming_under_any_contract(name):
     for m in runs(name, strategy="uniform"):
         assert m["creaming_index"] == pytest.approx(1.0, abs=1e-6)
         assert m["parking_share"] == 0.0
+        assert m["effort_ratio_better_paying_half"] == pytest.approx(1.0, abs=1e-6)
+        assert m["share_under_half_mean_effort"] == 0.0
 
 
 def test_service_floor_lifts_the_parked():
-    """A minimum service specification cuts parking under binary PbR."""
+    """A minimum service specification lifts those with least under binary PbR.
+
+    It lifts everybody under half the mean effort to at least the floor. It does not
+    stop parking as the guidance means it (``parking_share``: the hardest to help left
+    at the bare minimum while others get more): the floor becomes their bare minimum.
+    """
     base = runs("binary_pbr")
     floored = [run_scenario(with_primes(small("binary_pbr", cohort=VOLUME, contract={"referral_months": 36}),
                                         floor=2.0, strategy="profit_seeking"), s).metrics for s in SEEDS]
     for b, f in zip(base, floored, strict=True):
         assert f["hours_per_engaged_person_low"] >= 24.0
-        assert f["parking_share"] < b["parking_share"]
+        assert f["share_under_half_mean_effort"] < b["share_under_half_mean_effort"]
 
 
 def test_a_prime_short_of_cash_cuts_effort():
@@ -106,7 +117,7 @@ def test_beliefs_learn_from_what_they_see():
     # true untreated hazard 0.05, true effect 0.6 at full reach
     first = rng.random(10_000) < np.where(served, 0.05 * 0.4, 0.05)
     before = b.hazard[0]
-    b.observe(band, at_risk, served, reach, first, np.zeros(10_000, dtype=bool), np.zeros(10_000))
+    b.observe(band, at_risk, reach, first, np.zeros(10_000, dtype=bool), np.zeros(10_000))
     assert b.hazard[0] == pytest.approx(0.05, abs=0.006) and b.hazard[0] != before
     assert b.effect[0] == pytest.approx(0.6, abs=0.1)
 
