@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pbrsim.sim.bases import basis_of
 from pbrsim.sim.ledger import Kind, Party
 from pbrsim.sim.measures import NEEDS_WORDS
 from pbrsim.sim.mechanisms import mechanism_metrics
@@ -108,7 +109,8 @@ def _quarters(value: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 def effort_measures(people: Mapping[str, np.ndarray], *, binary_value: np.ndarray,
                     frequency_value: np.ndarray, follow_up_months: float, service_months: int,
                     floor_per_month: float,
-                    cost_per_hour: float | np.ndarray = 1.0) -> dict[str, float | None]:
+                    cost_per_hour: float | np.ndarray = 1.0,
+                    effortless_value: np.ndarray | None = None) -> dict[str, float | None]:
     """Creaming, parking and where effort went, from one finished run's people (docs/ODD.md 4.11.1).
 
     A pure function of arrays, one entry per person referred: ``hours``,
@@ -125,6 +127,10 @@ def effort_measures(people: Mapping[str, np.ndarray], *, binary_value: np.ndarra
         floor_per_month: The minimum service specification, hours a month.
         cost_per_hour: What an hour cost the provider that held each person's
             area at referral (one number, or one per person).
+        effortless_value: What the contract pays, by payment band, for a person
+            without a proven reoffence whatever the provider does (a price per
+            non-reoffender); spread over the hours the contract owes the person, it
+            adds to their expected payment per pound.
 
     """
     m: dict[str, float | None] = {}
@@ -159,8 +165,12 @@ def effort_measures(people: Mapping[str, np.ndarray], *, binary_value: np.ndarra
         paid = binary_value, frequency_value
     else:  # a first reoffence avoided counts 1, as if it were paid for
         paid = np.ones_like(binary_value), np.zeros_like(frequency_value)
-    per_pound = (_first_hour_value(people, *paid, follow_up_months)
-                 / np.broadcast_to(np.asarray(cost_per_hour, dtype=float), hours.shape))[engaged]
+    value = _first_hour_value(people, *paid, follow_up_months)
+    if effortless_value is not None and np.any(effortless_value):
+        owed = max(floor_per_month * service_months, 1.0)
+        clean = (1.0 - people["hazard"].astype(float)) ** follow_up_months
+        value = value + effortless_value[people["pay_band"].astype(np.intp)] * clean / owed
+    per_pound = (value / np.broadcast_to(np.asarray(cost_per_hour, dtype=float), hours.shape))[engaged]
     quarters = _quarters(per_pound)
     if quarters is None:
         m["creaming_index"] = 1.0 if h.size else None
@@ -178,14 +188,22 @@ def effort_measures(people: Mapping[str, np.ndarray], *, binary_value: np.ndarra
     per_month = hours / float(service_months)
     others = participants & ~hardest
     extra = float(np.maximum(per_month[others] - floor_per_month, 0.0).mean()) if others.any() else 0.0
-    if extra > 0:
-        parked = per_month <= floor_per_month + 0.5 * extra
-    else:  # the others get no more than the floor: nobody is singled out
-        parked = np.zeros(hours.shape, dtype=bool)
-    m["parking_share"] = _ratio((parked & hardest).sum(), hardest.sum())
+    # the bare minimum: the floor, or above it by no more than half the others' extra effort
+    at_minimum = per_month <= floor_per_month + 0.5 * extra
+    m["hardest_to_help_at_minimum_share"] = _ratio((at_minimum & hardest).sum(), hardest.sum())
+    m["others_at_minimum_share"] = _ratio((at_minimum & others).sum(), others.sum())
+
+    def excess(group: np.ndarray, rest: np.ndarray) -> float | None:
+        """Share of ``group`` at the bare minimum less the share of ``rest``: how far they are singled out."""
+        if not group.any() or not rest.any():
+            return None
+        return float(at_minimum[group].mean() - at_minimum[rest].mean())
+
+    m["parking_share"] = excess(hardest, others)
     for b, name in enumerate(BAND_NAMES):
-        group = hardest & (band == b)
-        m[f"parking_share_{name}"] = _ratio((parked & group).sum(), group.sum())
+        in_band = band == b
+        m[f"parking_share_{name}"] = excess(hardest & in_band, others & in_band)
+    parked = at_minimum
     for k in NEEDS_WORDS:  # exactly k needs, or 4 and more
         group = participants & ((n_needs >= 4) if k == "4_plus" else (n_needs == int(k)))
         m[f"parking_share_needs_{k}"] = _ratio((parked & group).sum(), group.sum())
@@ -197,10 +215,11 @@ def _creaming_and_parking(s: dict[str, np.ndarray], model: PbRModel) -> dict[str
     """Where effort went: creaming, parking and the binary cliff (definitions in docs/ODD.md 4.11.1)."""
     design = model.design
     binary_value, frequency_value = marginal_values(design.contract, block_grant_per_referral(design))
+    effortless = sum((basis_of(c).effortless_value() for c in design.contract.payment.outcomes), np.zeros(4))
     m = effort_measures(s, binary_value=binary_value, frequency_value=frequency_value,
                         follow_up_months=model.follow_up, service_months=design.contract.service.months,
                         floor_per_month=design.contract.service.min_hours_per_month,
-                        cost_per_hour=_cost_per_hour(s, model))
+                        cost_per_hour=_cost_per_hour(s, model), effortless_value=effortless)
     before = sum(p.effort_by_status[0] for p in model.primes) / max(sum(p.months_by_status[0] for p in model.primes), 1)
     after = sum(p.effort_by_status[1] for p in model.primes) / max(sum(p.months_by_status[1] for p in model.primes), 1)
     m["effort_ratio_after_reoffence"] = _ratio(after, before)
@@ -218,6 +237,35 @@ def _cost_per_hour(s: dict[str, np.ndarray], model: PbRModel) -> float | np.ndar
     cost = np.array([float(model.areas.holder_at(int(a), int(mo), model.primes).spec.unit_cost_per_hour)
                      for a, mo in pairs.T])
     return cost[where.ravel()]
+
+
+def _learning_and_groups(s: dict[str, np.ndarray], model: PbRModel) -> dict[str, float | None]:
+    """What adaptive primes learnt against the truth, and creaming inside payment groups (ODD 4.11.1)."""
+    m: dict[str, float | None] = {}
+    engaged = s["engaged"] & ~s["refused"] & (s["n_needs"] > 0)
+    band = s["pay_band"].astype(np.intp)
+    truth = np.array([float(s["responsiveness"][engaged & (band == b)].mean()) if (engaged & (band == b)).any()
+                      else np.nan for b in range(4)])
+    learnt = [p.strategy.beliefs.effect for p in model.primes if getattr(p.strategy, "beliefs", None) is not None]
+    mean_learnt = np.mean(learnt, axis=0) if learnt else np.full(4, np.nan)
+    for b, name in enumerate(BAND_NAMES):
+        m[f"true_effect_{name}"] = None if np.isnan(truth[b]) else float(truth[b])
+        m[f"learnt_effect_{name}"] = None if np.isnan(mean_learnt[b]) else float(mean_learnt[b])
+    errors = [np.abs(e - truth) for e in learnt]
+    m["learnt_effect_error"] = float(np.nanmean(errors)) if learnt else None
+    # creaming inside payment groups: within each assessed band, hours of the quarter with the best true
+    # results per pound of a first hour (responsiveness / complexity) against the worst quarter
+    hours, per_pound = s["hours"].astype(float), s["responsiveness"] / s["complexity"]
+    top = bottom = 0.0
+    for b in range(4):
+        group = engaged & (band == b)
+        if group.sum() < 8:
+            continue
+        lo, hi = np.quantile(per_pound[group], [0.25, 0.75])
+        top += hours[group & (per_pound >= hi)].sum() / max((group & (per_pound >= hi)).sum(), 1) * group.sum()
+        bottom += hours[group & (per_pound <= lo)].sum() / max((group & (per_pound <= lo)).sum(), 1) * group.sum()
+    m["effort_ratio_within_groups"] = _ratio(top, bottom) if top + bottom > 0 else (1.0 if engaged.any() else None)
+    return m
 
 
 def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float | None]:
@@ -323,6 +371,7 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
         m[f"true_impact_pp_{name}"] = (
             100.0 * float(untreated[mask].sum() - treated[mask].sum()) / size if size else None
         )
+    m.update(_learning_and_groups(s, model))
     m.update(_creaming_and_parking(s, model))
     # supply chain, stewardship, social impact bond, commissioning: whatever the scenario has
     m.update(mechanism_metrics(model))

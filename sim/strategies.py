@@ -265,101 +265,120 @@ def marginal_values(contract: ContractSpec, block_grant_per_referral: float = 0.
 class Beliefs:
     """A prime's beliefs, by observed band, about how people reoffend and respond to service.
 
-    * Untreated monthly hazard h: Gamma-Poisson, from people at risk who have had no
-      service yet (reach 0), with a prior worth ``prior_weight`` person-months at the
-      band's midpoint risk.
-    * Effect e (the largest relative cut in hazard): a normal posterior from every
-      person-month at risk with some service. A person with reach r (``1 - exp(-dose
-      / complexity)``, times the caseworker's reading of their responsiveness) has a
-      first-reoffence chance ``h (1 - e r)`` this month; weighted least squares on
-      these gives the data's precision ``h Σ r²`` and estimate ``Σ r (h - y) / (h Σ
-      r²)``, so people served at low effort still teach a little. The prior ``e₀`` is
-      worth ``prior_weight`` person-months at full reach (precision ``prior_weight
-      h₀``).
-    * Rate of further reoffences λ after a first: Gamma-Poisson, prior 0.24 a month.
+    Among people who engage, a person at risk with reach r (``1 - exp(-dose /
+    complexity)``, times the caseworker's reading of their responsiveness) has a
+    first-reoffence chance ``h (1 - e r)`` this month. People still at risk later in
+    their window are, more and more, the lower-risk ones (the riskier have already
+    reoffended), and they have also had more service; so the prime fits a line
+    ``y = a + g r + d m``, with m the months since referral, by Bayesian weighted
+    least squares on every engaged person-month at risk, served or not (sufficient
+    statistics of y, r and m; each month weighted by the Bernoulli variance ``h``).
+    Then the untreated hazard at referral is ``h = a`` and the effect ``e = -g / a``.
+    People served at low effort still teach a little, and the comparison is with
+    people like them (those who do not engage are a riskier group and are left out).
+    The prior is the band's midpoint hazard ``h₀`` and ``e₀``, each worth
+    ``prior_weight`` person-months (precision ``w / h₀`` on a and on g), and no trend
+    (``d = 0``, the same precision per month²).
 
-    A prime allocates on a draw from the effect's posterior (Thompson sampling), so a
-    band whose effect it has underrated is still tried now and then while its belief
-    is uncertain, and a wrong early belief is corrected.
+    The rate of further reoffences λ after a first is Gamma-Poisson with prior 0.24
+    a month, from everyone who has reoffended.
+
+    A prime allocates on a draw from the posterior (Thompson sampling), so a band
+    whose effect it has underrated is still tried now and then while its belief is
+    uncertain, and a wrong early belief is corrected.
     """
+
+    #: rows of the sufficient statistics: N, Σr, Σm, Σr², Σrm, Σm², Σy, Σry, Σmy, later exposure, later events
+    _ROWS = 11
 
     def __init__(self, prior_effect: float, prior_weight: float) -> None:
         self.w = max(prior_weight, 1e-9)
         self.prior_hazard = 1.0 - (1.0 - _BAND_MIDPOINTS) ** (1.0 / 12.0)
         self.prior_effect = prior_effect
-        self.untreated_events = np.zeros(4)
-        self.untreated_exposure = np.zeros(4)
-        self.reach = np.zeros(4)  # Σ r over person-months with some service
-        self.reach_events = np.zeros(4)  # Σ r y
-        self.reach_squared = np.zeros(4)  # Σ r²
-        self.later_events = np.zeros(4)
-        self.later_exposure = np.zeros(4)
+        self.stats = np.zeros((self._ROWS, 4))
+
+    @property
+    def exposure(self) -> np.ndarray:
+        """Engaged person-months at risk seen, by band."""
+        return self.stats[0]
+
+    def _posterior(self) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean of (a, g, d) and its covariance, by band: shapes (4, 3) and (4, 3, 3)."""
+        h0, w = self.prior_hazard, self.w
+        n, r, m, rr, rm, mm, y, ry, my = self.stats[:9]
+        prior_precision = w / h0
+        h = (w * h0 + y) / (w + n)  # the Bernoulli variance each month is weighted by
+        precision = np.empty((4, 3, 3))
+        precision[:, 0] = np.stack([n, r, m], axis=1)
+        precision[:, 1] = np.stack([r, rr, rm], axis=1)
+        precision[:, 2] = np.stack([m, rm, mm], axis=1)
+        precision /= h[:, None, None]
+        precision[:, [0, 1, 2], [0, 1, 2]] += prior_precision[:, None]
+        rhs = np.stack([prior_precision * h0 + y / h,
+                        prior_precision * (-h0 * self.prior_effect) + ry / h,
+                        my / h], axis=1)
+        covariance = np.linalg.inv(precision)
+        return np.einsum("bij,bj->bi", covariance, rhs), covariance
 
     @property
     def hazard(self) -> np.ndarray:
-        """Believed untreated monthly hazard of a first reoffence, by band."""
-        return (self.w * self.prior_hazard + self.untreated_events) / (self.w + self.untreated_exposure)
-
-    @property
-    def _effect_precision(self) -> np.ndarray:
-        return self.w * self.prior_hazard + self.hazard * self.reach_squared
+        """Believed untreated monthly hazard of a first reoffence among people who engage, by band."""
+        mean, _ = self._posterior()
+        return np.maximum(mean[:, 0], 1e-5)
 
     @property
     def effect(self) -> np.ndarray:
-        """Posterior mean of the largest relative cut in hazard that service achieves, by band."""
-        h = self.hazard
-        mean = (self.w * self.prior_hazard * self.prior_effect + h * self.reach - self.reach_events)
-        return np.clip(mean / self._effect_precision, 0.0, _MAX_EFFECT)
+        """Believed largest relative cut in hazard that service achieves (posterior mean), by band."""
+        mean, _ = self._posterior()
+        return np.clip(-mean[:, 1] / np.maximum(mean[:, 0], 1e-5), 0.0, _MAX_EFFECT)
 
     @property
     def effect_sd(self) -> np.ndarray:
-        """Posterior standard deviation of the effect, by band."""
-        return 1.0 / np.sqrt(self._effect_precision)
+        """Posterior standard deviation of the effect (delta method), by band."""
+        mean, cov = self._posterior()
+        a, g = np.maximum(mean[:, 0], 1e-5), mean[:, 1]
+        grad = np.stack([g / a**2, -1.0 / a], axis=1)
+        return np.sqrt(np.maximum(np.einsum("bi,bij,bj->b", grad, cov[:, :2, :2], grad), 0.0))
 
     def sample_effect(self, rng: np.random.Generator) -> np.ndarray:
         """One draw of the effect per band from the posterior (Thompson sampling)."""
-        return np.clip(self.effect + self.effect_sd * rng.standard_normal(4), 0.0, _MAX_EFFECT)
+        mean, cov = self._posterior()
+        z = rng.standard_normal((4, 3))
+        draw = mean + np.einsum("bij,bj->bi", np.linalg.cholesky(cov), z)
+        return np.clip(-draw[:, 1] / np.maximum(draw[:, 0], 1e-5), 0.0, _MAX_EFFECT)
 
     @property
     def later_rate(self) -> np.ndarray:
         """Believed monthly rate of further reoffences after a first, by band."""
-        return (self.w * _PRIOR_LATER_RATE + self.later_events) / (self.w + self.later_exposure)
+        return (self.w * _PRIOR_LATER_RATE + self.stats[10]) / (self.w + self.stats[9])
 
-    @staticmethod
-    def evidence(band: np.ndarray, at_risk: np.ndarray, reach: np.ndarray, first: np.ndarray,
-                 reoffended_before: np.ndarray, later: np.ndarray) -> np.ndarray:
-        """One month's sufficient statistics by band, shape (7, 4), from one combined ``bincount``.
+    @classmethod
+    def evidence(cls, band: np.ndarray, at_risk: np.ndarray, reach: np.ndarray, first: np.ndarray,
+                 reoffended_before: np.ndarray, later: np.ndarray,
+                 months_in_service: np.ndarray | None = None) -> np.ndarray:
+        """One month's sufficient statistics by band, shape (11, 4), from one combined ``bincount``.
 
-        Rows: untreated exposure, untreated events, reach, reach x events, reach²,
-        later exposure, later events.
+        ``at_risk`` should hold only people who engage.
         """
-        served = reach > 0
-        untreated = at_risk & ~served
-        treated = at_risk & served
-        r = np.where(treated, reach, 0.0)
-        y = first.astype(np.float64)
-        stats = np.stack([
-            untreated.astype(np.float64), (untreated & first).astype(np.float64), r, r * y, r * r,
-            reoffended_before.astype(np.float64), np.where(reoffended_before, later, 0).astype(np.float64),
-        ])
-        keyed = band.astype(np.intp)[None, :] + 4 * np.arange(stats.shape[0])[:, None]
-        return np.bincount(keyed.ravel(), weights=stats.ravel(), minlength=4 * stats.shape[0]).reshape(-1, 4)
+        x = at_risk.astype(np.float64)
+        r = np.where(at_risk, reach, 0.0)
+        m = x * (0.0 if months_in_service is None else months_in_service)
+        y = (at_risk & first).astype(np.float64)
+        stats = np.stack([x, r, m, r * r, r * m, m * m, y, r * y, m * y,
+                          reoffended_before.astype(np.float64),
+                          np.where(reoffended_before, later, 0).astype(np.float64)])
+        keyed = band.astype(np.intp)[None, :] + 4 * np.arange(cls._ROWS)[:, None]
+        return np.bincount(keyed.ravel(), weights=stats.ravel(), minlength=4 * cls._ROWS).reshape(-1, 4)
 
     def absorb(self, evidence: np.ndarray) -> None:
         """Add one month's sufficient statistics (from :meth:`evidence`)."""
-        (ux, ue, r, ry, rr, lx, le) = evidence
-        self.untreated_exposure += ux
-        self.untreated_events += ue
-        self.reach += r
-        self.reach_events += ry
-        self.reach_squared += rr
-        self.later_exposure += lx
-        self.later_events += le
+        self.stats += evidence
 
     def observe(self, band: np.ndarray, at_risk: np.ndarray, reach: np.ndarray, first: np.ndarray,
-                reoffended_before: np.ndarray, later: np.ndarray) -> None:
+                reoffended_before: np.ndarray, later: np.ndarray,
+                months_in_service: np.ndarray | None = None) -> None:
         """Update at once from one month of outcomes (no proving lag)."""
-        self.absorb(self.evidence(band, at_risk, reach, first, reoffended_before, later))
+        self.absorb(self.evidence(band, at_risk, reach, first, reoffended_before, later, months_in_service))
 
 
 def block_grant_per_referral(scenario: Scenario) -> float:
@@ -607,8 +626,8 @@ class MarginalStrategy:
         caseload = seen.caseload
         before = seen.reoffended_before if seen.reoffended_before is not None else caseload.reoffended
         evidence = Beliefs.evidence(
-            caseload.observed_band, seen.in_window & ~before, self.reach(caseload, seen.dose),
-            seen.first, seen.in_window & before, seen.later,
+            caseload.observed_band, seen.in_window & ~before & caseload.engaged, self.reach(caseload, seen.dose),
+            seen.first, seen.in_window & before, seen.later, caseload.months_in_service,
         )
         self._pending.append((caseload.month, evidence))
         while self._pending and self._pending[0][0] + self.lag <= caseload.month:
