@@ -71,6 +71,7 @@ class OutcomeMeasure(Protocol):
     """How an outcome is measured against the counterfactual, in the unit thresholds use."""
 
     name: ClassVar[str]
+    per_person: ClassVar[bool]
 
     def improvement(self, n: float, reoffenders: float, reoffences: float,
                     cf_reoffenders: float, cf_reoffences: float) -> float:
@@ -92,6 +93,8 @@ class Binary:
     """The proven reoffending rate: improvement in percentage points of the cohort."""
 
     name: ClassVar[str] = "binary"
+    #: Whether improvement is measured over people (binary) rather than over reoffences (frequency).
+    per_person: ClassVar[bool] = True
 
     def improvement(self, n: float, reoffenders: float, reoffences: float,
                     cf_reoffenders: float, cf_reoffences: float) -> float:
@@ -109,6 +112,7 @@ class Frequency:
     """The number of proven reoffences: improvement in per cent of the counterfactual's."""
 
     name: ClassVar[str] = "frequency"
+    per_person: ClassVar[bool] = False
 
     def improvement(self, n: float, reoffenders: float, reoffences: float,
                     cf_reoffenders: float, cf_reoffences: float) -> float:

@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pbrsim.sim.bases import Pieces, basis_of
+from pbrsim.sim.bases import Pieces, basis_of, measure_of
 from pbrsim.sim.scenario import ContractSpec
 from scipy.special import ndtr
 
@@ -161,7 +161,8 @@ def group_values(contract: ContractSpec,
         groups = view.n.shape[1]
         price = np.broadcast_to(band_prices[:groups], view.n.shape)
         pot = np.broadcast_to(view.pot[:, None], view.n.shape)
-        if component.measure == "binary":
+        per_person = measure_of(component.measure).per_person
+        if per_person:
             size, fewer, var = view.n, view.fewer_reoffenders, view.var_reoffenders
         else:
             size, fewer, var = view.cf_reoffences, view.fewer_reoffences, view.var_reoffences
@@ -181,7 +182,7 @@ def group_values(contract: ContractSpec,
             cohort_expected = np.minimum(cohort_expected, component.cap_per_cohort)
         value = slope * unit  # money per non-reoffender (binary) or per reoffence avoided (frequency)
         value = np.broadcast_to(value, (cohorts, 4)) if groups == 1 else value
-        if component.measure == "binary":
+        if per_person:
             v_binary += value
         else:
             v_frequency += value

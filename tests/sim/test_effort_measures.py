@@ -91,10 +91,13 @@ def hardest_case() -> dict[str, np.ndarray]:
 
 
 def test_parking_is_the_hardest_to_help_left_at_the_bare_minimum():
-    """Hand-worked: half the hardest to help are parked; by band, by needs; refusals counted apart."""
+    """Hand-worked: half the hardest to help at the minimum against 2 of 7 others; by band, by needs."""
     m = measures(hardest_case(), service_months=2, floor=1.0)
-    assert m["parking_share"] == 0.5
-    assert (m["parking_share_very_high"], m["parking_share_high"]) == (1.0, 0.0)
+    assert m["hardest_to_help_at_minimum_share"] == 0.5
+    assert m["others_at_minimum_share"] == pytest.approx(2 / 7)
+    assert m["parking_share"] == pytest.approx(0.5 - 2 / 7)
+    # band very high has no other participant to compare with; in band high neither is at the minimum
+    assert (m["parking_share_very_high"], m["parking_share_high"]) == (None, 0.0)
     assert m["parking_share_low"] is None and m["parking_share_medium"] is None
     # the same parked line over every participant with k needs: 0 and 1 (one need) are at the floor
     assert [m[f"parking_share_needs_{k}"] for k in ("1", "2", "3", "4_plus")] == [1.0, 0.0, 0.0, 0.5]
@@ -106,7 +109,7 @@ def test_nobody_is_singled_out_where_the_others_get_no_more_than_the_floor():
     p = hardest_case()
     p["hours"] = np.where(p["engaged"] & ~p["refused"], 2.0, 0.0)
     m = measures(p, service_months=2, floor=1.0)
-    assert m["parking_share"] == 0.0 and m["parking_share_needs_1"] == 0.0
+    assert m["parking_share"] == 0.0 and m["hardest_to_help_at_minimum_share"] == 1.0
 
 
 def test_the_old_figures_keep_their_computation_under_their_new_names():

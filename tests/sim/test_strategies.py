@@ -124,7 +124,7 @@ def test_effortless_income_keeps_the_low_risk_in():
     per_point = design.contract.model_copy(update={"payment": design.contract.payment.model_copy(update={
         "outcomes": [design.contract.payment.outcomes[0].model_copy(
             update={"basis": "per_point", "price": 25.0})]})})
-    alone = ProfitSeekingStrategy(design.primes[0], per_point, 12)
+    alone = ProfitSeekingStrategy(design.primes[0], design.model_copy(update={"contract": per_point}))
     assert np.array_equal(alone.binary_value, strategy.binary_value)
     assert strategy.screen(referrals([0]), 45.0).tolist() == [False]
     assert alone.screen(referrals([0]), 45.0).tolist() == [True]
@@ -139,16 +139,27 @@ def test_mission_driven_takes_everyone():
 # ---------------------------------------------------------------- observing and repricing
 
 
-def test_observe_moves_beliefs_towards_what_was_seen():
-    """Every unserved low-band person reoffends: the believed hazard of band 0 rises, others stay."""
-    strategy, _ = strategy_for("binary_pbr", "profit_seeking")
-    assert strategy.learns
+def test_observe_moves_beliefs_once_the_reoffences_are_proven():
+    """Every unserved low-band person reoffends in month 1: the prime learns it only after the proving lag."""
+    strategy, design = strategy_for("binary_pbr", "profit_seeking")
+    lag = design.contract.measure.proving_lag_months
+    assert strategy.learns and lag == 6
     before = strategy.beliefs.hazard.copy()
     n = 500
-    people = caseload([0] * n)
-    strategy.observe(Observation(caseload=people, served=np.zeros(n, dtype=bool),
-                                 dose=np.zeros(n, dtype=np.float32), first=np.ones(n, dtype=bool),
-                                 later=np.zeros(n), in_window=np.ones(n, dtype=bool)))
+
+    def month(m: int, reoffend: bool) -> Observation:
+        people = Caseload(rows=np.arange(n), month=m, months_in_service=np.zeros(n, dtype=int),
+                          observed_band=np.zeros(n, dtype=np.int8), needs=needs(n),
+                          engaged=np.ones(n, dtype=bool), reoffended=np.zeros(n, dtype=bool),
+                          dose=np.zeros(n, dtype=np.float32))
+        return Observation(caseload=people, served=np.zeros(n, dtype=bool), dose=np.zeros(n, dtype=np.float32),
+                           first=np.full(n, reoffend), later=np.zeros(n), in_window=np.ones(n, dtype=bool))
+
+    strategy.observe(month(1, reoffend=True))
+    for m in range(2, 1 + lag):
+        strategy.observe(month(m, reoffend=False))
+        assert np.array_equal(strategy.beliefs.hazard, before)  # not proven yet
+    strategy.observe(month(1 + lag, reoffend=False))
     after = strategy.beliefs.hazard
     assert after[0] > before[0]
     assert np.array_equal(after[1:], before[1:])
