@@ -356,19 +356,22 @@ class Beliefs:
     def evidence(cls, band: np.ndarray, at_risk: np.ndarray, reach: np.ndarray, first: np.ndarray,
                  reoffended_before: np.ndarray, later: np.ndarray,
                  months_in_service: np.ndarray | None = None) -> np.ndarray:
-        """One month's sufficient statistics by band, shape (11, 4), from one combined ``bincount``.
+        """One month's sufficient statistics by band, shape (11, 4): one weighted ``bincount`` each.
 
         ``at_risk`` should hold only people who engage.
         """
+        b = band.astype(np.intp)
+
+        def total(weights: np.ndarray) -> np.ndarray:
+            return np.bincount(b, weights=weights, minlength=4)
+
         x = at_risk.astype(np.float64)
         r = np.where(at_risk, reach, 0.0)
         m = x * (0.0 if months_in_service is None else months_in_service)
         y = (at_risk & first).astype(np.float64)
-        stats = np.stack([x, r, m, r * r, r * m, m * m, y, r * y, m * y,
-                          reoffended_before.astype(np.float64),
-                          np.where(reoffended_before, later, 0).astype(np.float64)])
-        keyed = band.astype(np.intp)[None, :] + 4 * np.arange(cls._ROWS)[:, None]
-        return np.bincount(keyed.ravel(), weights=stats.ravel(), minlength=4 * cls._ROWS).reshape(-1, 4)
+        before = reoffended_before.astype(np.float64)
+        return np.stack([total(x), total(r), total(m), total(r * r), total(r * m), total(m * m), total(y),
+                         total(r * y), total(m * y), total(before), total(np.where(reoffended_before, later, 0))])
 
     def absorb(self, evidence: np.ndarray) -> None:
         """Add one month's sufficient statistics (from :meth:`evidence`)."""
@@ -379,6 +382,21 @@ class Beliefs:
                 months_in_service: np.ndarray | None = None) -> None:
         """Update at once from one month of outcomes (no proving lag)."""
         self.absorb(self.evidence(band, at_risk, reach, first, reoffended_before, later, months_in_service))
+
+
+def _cohorts(cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct cohort keys present and each person's index into them, without a sort.
+
+    Keys of a caseload span a few hundred values at most (months in service x areas), so a
+    ``bincount`` over the span does what ``np.unique(..., return_inverse=True)`` does, in linear time.
+    """
+    if cohort.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp)
+    lo = int(cohort.min())
+    offset = (cohort - lo).astype(np.intp)
+    present = np.bincount(offset) > 0
+    keys = lo + np.flatnonzero(present)
+    return keys, (np.cumsum(present) - 1)[offset]
 
 
 def block_grant_per_referral(scenario: Scenario) -> float:
@@ -483,7 +501,7 @@ class MarginalStrategy:
     def _group_values(self, caseload: Caseload, cohort: np.ndarray, counted: np.ndarray,
                       band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Marginal values per person from the belief about each live cohort's groups."""
-        keys, local = np.unique(cohort, return_inverse=True)
+        keys, local = _cohorts(cohort)
         month = caseload.month
         new = keys // self.areas == month
         groups = np.bincount(local * 4 + band, weights=counted, minlength=keys.size * 4).reshape(-1, 4)
@@ -587,7 +605,7 @@ class MarginalStrategy:
             binary_price, frequency_price, keys, local = self._group_values(caseload, cohort, counted, band)
         else:
             binary_price, frequency_price = self.linear_binary[band], self.linear_frequency[band]
-            keys, local = np.unique(cohort, return_inverse=True)
+            keys, local = _cohorts(cohort)
         clean = np.where(known, 0.0, np.exp(-hazard * unseen))
         # d(outcome)/d(relative cut in hazard) over the rest of the window, at the margin
         binary_gain = clean * hazard * remaining * np.exp(-hazard * remaining)
