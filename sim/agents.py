@@ -49,7 +49,7 @@ class Prime(mesa.Agent):
         self._seen: tuple[np.ndarray, ...] | None = None
         self.cash = float(spec.capital)
         self.min_cash = self.cash
-        self.hours_by_type = np.zeros(7)
+        self.hours_total = 0.0
         self.supply: SupplyChain = InHouse(self)
         # hours and engaged person-months before and after a first reoffence (binary cliff)
         self.effort_by_status = np.zeros(2)
@@ -120,6 +120,7 @@ class Prime(mesa.Agent):
             months_in_service=months_in,
             observed_band=store.pay_band[rows],
             needs=store.needs[rows],
+            n_needs=store.n_needs[rows],
             engaged=engaged,
             reoffended=known,
             dose=store.dose[rows],
@@ -148,17 +149,11 @@ class Prime(mesa.Agent):
         floor = self.model.design.contract.service.min_hours_per_month
         if rows.size:
             caseload = self.caseload(rows, month)
-            hours = self.strategy.allocate(caseload, self.cost_per_hour(), self.supply.retained_outcome_share())
-            total = hours.sum(axis=1)
-            short = np.where(caseload.engaged, np.maximum(floor - total, 0.0), 0.0)
-            if short.any():
-                # The service floor tops up the person's assessed needs (all types if none).
-                needs = caseload.needs.astype(np.float32)
-                n_needs = needs.sum(axis=1, keepdims=True)
-                share = np.where(n_needs > 0, needs / np.maximum(n_needs, 1.0), 1.0 / needs.shape[1])
-                hours = hours + share * short[:, None]
-                total = hours.sum(axis=1)
-            dose = self.supply.deliver(month, rows, hours, caseload.needs)
+            total = self.strategy.allocate(caseload, self.cost_per_hour(), self.supply.retained_outcome_share())
+            if floor > 0:
+                # the service floor tops up everyone who engages (over their needs, all types if none)
+                total = np.where(caseload.engaged, np.maximum(total, np.float32(floor)), total)
+            dose = self.supply.deliver(month, rows, total, caseload.needs, caseload.n_needs)
             store.hours[rows] += total
             store.dose[rows] += dose
             # the truth of who has reoffended, for learning (once proven) and the binary-cliff measure
@@ -167,7 +162,7 @@ class Prime(mesa.Agent):
                 self._seen = (rows, caseload, total > 0, store.reoffences[rows].copy(), after)
             self.effort_by_status += (float(total[~after].sum()), float(total[after].sum()))
             self.months_by_status += (float((~after & caseload.engaged).sum()), float((after & caseload.engaged).sum()))
-            self.hours_by_type += hours.sum(axis=0)
+            self.hours_total += float(total.sum(dtype=np.float64))
             self.model.month_effort += np.bincount(store.true_band[rows], weights=total, minlength=4)
         if month <= self.model.last_service_month:
             self.spend(month, Party.OVERHEAD, Kind.OVERHEAD, self.spec.overhead_per_month * len(self.areas))

@@ -407,7 +407,7 @@ class Commissioning(Mechanism):
         """Return the hours a month per engaged person each prime gave since the last review."""
         rates: dict[str, float | None] = {}
         for prime in self.bidders:
-            hours, months = float(prime.hours_by_type.sum()), float(prime.months_by_status.sum())
+            hours, months = prime.hours_total, float(prime.months_by_status.sum())
             seen_hours, seen_months = self._service_seen.get(prime.name, (0.0, 0.0))
             self._service_seen[prime.name] = (hours, months)
             if months > seen_months:

@@ -17,15 +17,30 @@ from pbrsim.sim.ledger import Kind, Party
 if TYPE_CHECKING:
     from pbrsim.sim.agents import Cohort, Prime
 
-__all__ = ["InHouse", "SupplyChain"]
+__all__ = ["InHouse", "SupplyChain", "spread_hours"]
+
+
+def spread_hours(needs: np.ndarray, n_needs: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """Each person's hours split evenly over their assessed needs (all types if none): (people, types).
+
+    Only a chain that buys hours type by type needs this matrix; in-house delivery works on
+    one number per person.
+    """
+    n = n_needs.astype(np.float32)
+    per_need = np.where(n > 0, hours / np.maximum(n, 1.0), 0.0).astype(np.float32)
+    matrix = needs * per_need[:, None]
+    none = n == 0
+    if none.any():
+        matrix[none] = (hours[none] / needs.shape[1])[:, None]
+    return matrix
 
 
 class SupplyChain(Protocol):
     """Delivery of a prime's chosen hours, and the money that follows them."""
 
     def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
-                needs: np.ndarray) -> np.ndarray:
-        """Deliver ``hours`` (people x service types); pay for them; return each person's dose."""
+                needs: np.ndarray, n_needs: np.ndarray) -> np.ndarray:
+        """Deliver each person's ``hours`` (split evenly over their needs); pay; return each person's dose."""
         ...
 
     def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
@@ -48,12 +63,16 @@ class InHouse:
         self.prime = prime
 
     def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
-                needs: np.ndarray) -> np.ndarray:
-        """Pay the prime's staff for every hour; dose is hours on assessed needs x effectiveness."""
+                needs: np.ndarray, n_needs: np.ndarray) -> np.ndarray:
+        """Pay the prime's staff for every hour; dose is hours on assessed needs x effectiveness.
+
+        Hours are spread over a person's needs, so all of them fall on a need unless the
+        person has none (then they are spread over every type and do nothing).
+        """
         spec = self.prime.spec
-        cost = float(hours.sum()) * spec.unit_cost_per_hour
+        cost = float(hours.sum(dtype=np.float64)) * spec.unit_cost_per_hour
         self.prime.spend(month, Party.FRONT_LINE, Kind.DELIVERY_COST, cost)
-        return (hours * needs).sum(axis=1) * spec.effectiveness
+        return np.where(n_needs > 0, hours * np.float32(spec.effectiveness), np.float32(0.0))
 
     def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
         """Keep every outcome payment: in-house, there is nobody to share it with."""

@@ -35,7 +35,7 @@ import numpy as np
 from pbrsim.sim.bases import BAND_MIDPOINTS, REOFFENCES_PER_REOFFENDER, basis_of
 from pbrsim.sim.counterfactual import counterfactual_variance
 from pbrsim.sim.population import COMPLEXITY_SPREAD, LOG_RESPONSIVENESS_VAR
-from pbrsim.sim.scenario import SERVICE_TYPES, ContractSpec, PrimeSpec, Scenario, Strategy
+from pbrsim.sim.scenario import ContractSpec, PrimeSpec, Scenario, Strategy
 from pbrsim.sim.valuation import GroupOutlook, group_values, not_capped
 
 __all__ = [
@@ -89,6 +89,7 @@ class Caseload:
             (:func:`pbrsim.sim.population.caseworker_signals`), or None if it has none.
         cap_headroom: the prime's share of what a contract-wide outcome cap still
             allows (None: no cap).
+        n_needs: number of assessed needs (None: counted from ``needs``).
 
     """
 
@@ -106,14 +107,23 @@ class Caseload:
     counted: np.ndarray | None = None
     signal: np.ndarray | None = None
     cap_headroom: float | None = None
+    n_needs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
 
+    def need_count(self) -> np.ndarray:
+        """Number of assessed needs of each person."""
+        return self.n_needs if self.n_needs is not None else self.needs.sum(axis=1)
+
 
 def believed_complexity(needs: np.ndarray) -> np.ndarray:
-    """Complexity a prime expects from a person's number of assessed needs (it cannot see the rest)."""
-    return _COMPLEXITY_BASE * (1.0 + _COMPLEXITY_PER_NEED * needs.sum(axis=1))
+    """Complexity a prime expects from a person's number of assessed needs (it cannot see the rest).
+
+    ``needs`` is the count of needs per person, or the (people, types) matrix of them.
+    """
+    count = needs.sum(axis=1) if needs.ndim == 2 else needs
+    return _COMPLEXITY_BASE * (1.0 + _COMPLEXITY_PER_NEED * count.astype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,7 @@ class ProviderStrategy(Protocol):
     learns: bool
 
     def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
-        """Hours this month, shape (people, service types).
+        """Hours this month per person (float32); the prime spreads them evenly over the person's needs.
 
         ``retained_share`` is the share of outcome payments the prime keeps after passing
         shares down its supply chain; ``cost_per_hour`` what an hour costs it.
@@ -187,14 +197,6 @@ class ProviderStrategy(Protocol):
     def reprice(self, contract: ContractSpec, block_grant_per_referral: float) -> None:
         """Weigh outcomes at new terms (the contract at the price the prime holds it)."""
         ...
-
-
-def _spread(needs: np.ndarray, hours: np.ndarray) -> np.ndarray:
-    """Split each person's hours evenly over their assessed needs (all types if none)."""
-    needs = needs.astype(np.float32)
-    n_needs = needs.sum(axis=1, keepdims=True)
-    share = np.where(n_needs > 0, needs / np.maximum(n_needs, 1.0), 1.0 / len(SERVICE_TYPES))
-    return (share * hours[:, None]).astype(np.float32)
 
 
 class UniformStrategy:
@@ -216,8 +218,8 @@ class UniformStrategy:
         return cls(spec.hours_per_month)
 
     def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
-        """Spread ``hours_per_month`` over each engaged person's needs."""
-        return _spread(caseload.needs, self.hours_per_month * caseload.engaged.astype(np.float32))
+        """``hours_per_month`` for each engaged person (spread over their needs by the prime)."""
+        return np.where(caseload.engaged, np.float32(self.hours_per_month), np.float32(0.0))
 
     def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Take everyone."""
@@ -467,7 +469,8 @@ class MarginalStrategy:
         return cls(spec, scenario, rng)
 
     # -- what a person is like, as the prime believes ---------------------------------------------
-    def _reading(self, caseload: Caseload) -> tuple[np.ndarray, np.ndarray]:
+    def _reading(self, caseload: Caseload,
+                 typical: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Each person's believed responsiveness relative to their band, and believed complexity.
 
         Without a caseworker's reading: 1, and the typical complexity for the number of
@@ -475,17 +478,11 @@ class MarginalStrategy:
         reading's spread that is the person rather than the noise (the normal shrinkage
         ``var / (var + noise²)`` on the log scale).
         """
-        complexity = believed_complexity(caseload.needs)
+        complexity = believed_complexity(caseload.need_count()) if typical is None else typical
         if self._signal_weight is None or caseload.signal is None:
-            return np.ones(len(caseload)), complexity
+            return np.ones(len(caseload), dtype=np.float32), complexity
         w_resp, w_cplx = self._signal_weight
         return np.exp(w_resp * caseload.signal[:, 0]), complexity * np.exp(w_cplx * caseload.signal[:, 1])
-
-    def _person(self, caseload: Caseload, effect_by_band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Believed effect and complexity of each person: band and needs, read through any signal."""
-        factor, complexity = self._reading(caseload)
-        effect = np.minimum(effect_by_band[caseload.observed_band.astype(np.intp)] * factor, _MAX_EFFECT)
-        return effect, complexity
 
     # -- valuing each cohort's payment groups --------------------------------------------------------
     def _window(self, caseload: Caseload) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -596,8 +593,10 @@ class MarginalStrategy:
         band = caseload.observed_band.astype(np.intp)
         b = self.beliefs
         hazard, later = b.hazard[band], b.later_rate[band]
-        effect, complexity = self._person(caseload, b.sample_effect(self.rng))
-        n_needs = caseload.needs.sum(axis=1)
+        factor, complexity = self._reading(caseload)
+        self._last_reading = (caseload, factor, complexity)  # observe() reads the same people
+        effect = np.minimum(b.sample_effect(self.rng)[band] * factor, _MAX_EFFECT)
+        workable = (caseload.need_count() > 0) & caseload.engaged
         remaining, unseen, known, counts = self._window(caseload)
         cohort = caseload.cohort if caseload.cohort is not None else np.full(n, caseload.month * self.areas)
         counted = caseload.counted if caseload.counted is not None else np.ones(n, dtype=bool)
@@ -614,17 +613,17 @@ class MarginalStrategy:
         binary_value = binary_price * retained_share
         frequency_value = frequency_price * retained_share + self.social_value_per_reoffence
         value = effect * (binary_value * binary_gain + frequency_value * frequency_gain)
-        value = np.where((n_needs > 0) & caseload.engaged, value, 0.0)
+        value = np.where(workable, value, 0.0)
         ratio = value / (complexity * max(cost_per_hour, 1e-9))
         with np.errstate(divide="ignore"):
             target_dose = complexity * np.log(np.maximum(ratio, 1e-300))
         hours = np.clip(target_dose - caseload.dose, 0.0, self.spec.max_hours_per_month)
         if n and self.contract.payment.outcomes:
             planned = np.maximum(caseload.dose, target_dose)
-            mean_effect, _ = self._person(caseload, b.effect)
-            cut = np.where((n_needs > 0) & caseload.engaged, mean_effect * (1.0 - np.exp(-planned / complexity)), 0.0)
+            mean_effect = np.minimum(b.effect[band] * factor, _MAX_EFFECT)
+            cut = np.where(workable, mean_effect * (1.0 - np.exp(-planned / complexity)), 0.0)
             self._record_outlook(caseload, keys, local, band, counted, cut, remaining, unseen, known, counts)
-        return _spread(caseload.needs, hours.astype(np.float32))
+        return hours.astype(np.float32)
 
     def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Take everyone."""
@@ -636,7 +635,11 @@ class MarginalStrategy:
         Reach is ``1 - exp(-dose / complexity)``; the relative responsiveness is the
         caseworker's reading, if any (1 without one).
         """
-        factor, complexity = self._reading(caseload)
+        last = getattr(self, "_last_reading", None)
+        if last is not None and last[0] is caseload:
+            _, factor, complexity = last
+        else:
+            factor, complexity = self._reading(caseload)
         return factor * (1.0 - np.exp(-dose / complexity))
 
     def observe(self, seen: Observation) -> None:

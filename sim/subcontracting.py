@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 from pbrsim.sim import payments
+from pbrsim.sim.delivery import spread_hours
 from pbrsim.sim.ledger import Kind, Party
 from pbrsim.sim.payments import fees, withheld
 from pbrsim.sim.stewardship import merlin_outcome_share, merlin_policy
@@ -413,12 +414,13 @@ class SubcontractedSupply:
 
     # -- the SupplyChain protocol
     def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
-                needs: np.ndarray) -> np.ndarray:
+                needs: np.ndarray, n_needs: np.ndarray) -> np.ndarray:
         """Refer each type's hours to sub-primes in order of value, up to their contracted hours.
 
         What is left is delivered in-house. Each person's dose uses, for each
         type, the hours-weighted effectiveness of whoever delivered it.
         """
+        hours = spread_hours(needs, n_needs, hours)
         prime = self.prime
         spec = prime.spec
         market = self.market

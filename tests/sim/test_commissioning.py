@@ -206,7 +206,7 @@ def test_handback_leads_to_recompetition_and_the_area_keeps_being_served():
     s = model.store.trimmed()
     assert (s["hours"][s["engaged"]] >= 4.0 * model.service_months - 1e-3).all()
     interim = com.interim
-    assert interim.hours_by_type.sum() > 0 and interim.cash != interim.spec.capital
+    assert interim.hours_total > 0 and interim.cash != interim.spec.capital
 
 
 def test_performance_regime_terminates_an_underdelivering_prime():
