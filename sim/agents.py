@@ -50,6 +50,10 @@ class Prime(mesa.Agent):
         self.cash = float(spec.capital)
         self.min_cash = self.cash
         self.hours_total = 0.0
+        # the prime's books to date, as open-book reporting shows them (a margin cap reads them)
+        self.income = 0.0
+        self.costs = 0.0
+        self.clawed_back = 0.0
         self.supply: SupplyChain = InHouse(self)
         # hours and engaged person-months before and after a first reoffence (binary cliff)
         self.effort_by_status = np.zeros(2)
@@ -130,18 +134,24 @@ class Prime(mesa.Agent):
             counted=counted,
             signal=signal,
             cap_headroom=headroom,
+            books=(self.income, self.costs, self.clawed_back),
         )
 
     def receive(self, month: int, kind: Kind, amount: float) -> None:
         """Be paid by the commissioner."""
         self.model.ledger.record(month, Party.COMMISSIONER, self.name, kind, amount)
         self.cash += amount
+        self.income += amount
 
     def spend(self, month: int, payee: str, kind: Kind, amount: float) -> None:
         """Pay a cost out of cash."""
         self.model.ledger.record(month, self.name, payee, kind, amount)
         self.cash -= amount
         self.min_cash = min(self.min_cash, self.cash)
+        if kind == Kind.MARGIN_CLAWBACK:
+            self.clawed_back += amount
+        else:
+            self.costs += amount
 
     def deliver(self, rows: np.ndarray, month: int) -> None:
         """Serve this month's caseload: decide hours, deliver them, pay for them and the overhead."""

@@ -90,6 +90,8 @@ class Caseload:
         cap_headroom: the prime's share of what a contract-wide outcome cap still
             allows (None: no cap).
         n_needs: number of assessed needs (None: counted from ``needs``).
+        books: the prime's income, costs (open book, clawbacks apart) and margin
+            clawed back, contract to date (None: not known).
 
     """
 
@@ -108,6 +110,7 @@ class Caseload:
     signal: np.ndarray | None = None
     cap_headroom: float | None = None
     n_needs: np.ndarray | None = None
+    books: tuple[float, float, float] | None = None
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -590,6 +593,7 @@ class MarginalStrategy:
         weight on reoffences avoided is the prime's own and is not passed down.
         """
         n = len(caseload)
+        cost_per_hour, retained_share = self._under_margin_cap(caseload, cost_per_hour, retained_share)
         band = caseload.observed_band.astype(np.intp)
         b = self.beliefs
         hazard, later = b.hazard[band], b.later_rate[band]
@@ -628,6 +632,24 @@ class MarginalStrategy:
     def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Take everyone."""
         return np.zeros(referrals.observed_band.size, dtype=bool)
+
+    def _under_margin_cap(self, caseload: Caseload, cost_per_hour: float,
+                          retained_share: float) -> tuple[float, float]:
+        """The cost of an hour and the share of revenue kept once a cap on margin binds.
+
+        Under a cap the commissioner claws back margin to date above ``margin_cap`` x
+        income (docs/ODD.md 7.14). While the prime's books are above the cap, another
+        pound of income leaves it ``margin_cap`` of a pound and another pound of cost
+        costs it nothing (the clawback falls by as much): it is paid its costs, as under
+        cost-plus, so it gives every hour worth anything. Below the cap, nothing changes.
+        """
+        cap = self.contract.stewardship.margin_cap
+        if cap is None or caseload.books is None:
+            return cost_per_hour, retained_share
+        income, costs, clawed = caseload.books
+        if income > 0 and income - costs - clawed > cap * income:
+            return 0.0, retained_share * cap
+        return cost_per_hour, retained_share
 
     def reach(self, caseload: Caseload, dose: np.ndarray) -> np.ndarray:
         """Each person's reach as the prime believes it, times their relative responsiveness.

@@ -157,3 +157,28 @@ def test_fee_for_service_shows_no_creaming_or_parking_of_the_hardest_to_help():
         assert m["creaming_index"] == pytest.approx(1.0, abs=0.1)
         assert abs(m["parking_share"]) < 0.05
         assert m["effort_ratio_within_groups"] == pytest.approx(1.0, abs=0.1)
+
+
+# ---------------------------------------------------------------- a margin cap
+
+
+def test_a_binding_margin_cap_pays_the_prime_its_costs_so_it_gives_every_hour_worth_anything():
+    """Books above the cap: another hour costs the prime nothing (the clawback falls), so effort rises."""
+    d = design("margin_cap")
+    cap = d.contract.stewardship.margin_cap
+    n = 200
+
+    def hours(books: tuple[float, float, float]) -> float:
+        strategy = make_strategy(d.primes[0], d, np.random.default_rng(5))
+        people = Caseload(
+            rows=np.arange(n), month=1, months_in_service=np.zeros(n, dtype=int),
+            observed_band=np.full(n, 1, dtype=np.int8),
+            needs=np.tile([True, True, True, False, False, False, False], (n, 1)),
+            engaged=np.ones(n, dtype=bool), reoffended=np.zeros(n, dtype=bool),
+            dose=np.zeros(n, dtype=np.float32), books=books)
+        return float(strategy.allocate(people, 400.0).sum())
+
+    below = hours((10e6, 10e6 * (1 - cap) + 1.0, 0.0))  # margin just under the cap
+    above = hours((10e6, 10e6 * (1 - cap) - 1e5, 0.0))  # margin over it: a clawback is due
+    assert below == 0.0  # at £400 an hour nothing is worth buying
+    assert above == pytest.approx(n * d.primes[0].max_hours_per_month)
