@@ -272,98 +272,119 @@ class Beliefs:
 
     Among people who engage, a person at risk with reach r (``1 - exp(-dose /
     complexity)``, times the caseworker's reading of their responsiveness) has a
-    first-reoffence chance ``h (1 - e r)`` this month. People still at risk later in
-    their window are, more and more, the lower-risk ones (the riskier have already
-    reoffended), and they have also had more service; so the prime fits a line
-    ``y = a + g r + d m``, with m the months since referral, by Bayesian weighted
-    least squares on every engaged person-month at risk, served or not (sufficient
-    statistics of y, r and m; each month weighted by the Bernoulli variance ``h``).
-    Then the untreated hazard at referral is ``h = a`` and the effect ``e = -g / a``.
-    People served at low effort still teach a little, and the comparison is with
-    people like them (those who do not engage are a riskier group and are left out).
-    The prior is the band's midpoint hazard ``h₀`` and ``e₀``, each worth
-    ``prior_weight`` person-months (precision ``w / h₀`` on a and on g), and no trend
-    (``d = 0``, the same precision per month²).
+    first-reoffence chance ``h (1 - e r)`` this month. Two things the prime can see
+    also move that chance and go with how much service people get: the number of
+    assessed needs (more needs, higher risk, and more costly to reach), and the
+    months since referral (people still at risk later in their window are, more and
+    more, the lower-risk ones). So the prime fits ``y = a + g r + d m + k n`` (m the
+    months since referral, n the number of needs) by Bayesian weighted least squares
+    on every engaged person-month at risk, served or not (sufficient statistics X'X
+    and X'y; each month weighted by the Bernoulli variance ``h``), and reads the
+    effect as ``e = -g / h_r``, with ``h_r`` the fitted hazard of the people it served
+    (their reach-weighted means of m and n). The untreated hazard it values people at
+    is ``a + k n̄`` (its engaged people's mean number of needs, at referral). People
+    served at low effort still teach a little, and the comparison is with people like
+    them (those who do not engage are a riskier group and are left out).
 
-    The rate of further reoffences λ after a first is Gamma-Poisson with prior 0.24
-    a month, from everyone who has reoffended.
+    The prior is the band's midpoint hazard ``h₀`` for a and ``-h₀ e₀`` for g, each
+    worth ``prior_weight`` person-months (precision ``w / h₀``), and no trend in m or
+    n (a hundredth of that precision). The rate of further reoffences λ after a first
+    is Gamma-Poisson with prior 0.24 a month, from everyone who has reoffended.
 
     A prime allocates on a draw from the posterior (Thompson sampling), so a band
     whose effect it has underrated is still tried now and then while its belief is
     uncertain, and a wrong early belief is corrected.
     """
 
-    #: rows of the sufficient statistics: N, Σr, Σm, Σr², Σrm, Σm², Σy, Σry, Σmy, later exposure, later events
-    _ROWS = 11
+    #: covariates: intercept, reach, months since referral, number of needs
+    _K = 4
+    _PAIRS = [(i, j) for i in range(4) for j in range(i, 4)]
 
     def __init__(self, prior_effect: float, prior_weight: float) -> None:
         self.w = max(prior_weight, 1e-9)
         self.prior_hazard = 1.0 - (1.0 - _BAND_MIDPOINTS) ** (1.0 / 12.0)
         self.prior_effect = prior_effect
-        self.stats = np.zeros((self._ROWS, 4))
+        self.xtx = np.zeros((4, self._K, self._K))
+        self.xty = np.zeros((4, self._K))
+        self.later = np.zeros((2, 4))  # exposure, events
 
     @property
     def exposure(self) -> np.ndarray:
         """Engaged person-months at risk seen, by band."""
-        return self.stats[0]
+        return self.xtx[:, 0, 0]
 
     def _posterior(self) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean of (a, g, d) and its covariance, by band: shapes (4, 3) and (4, 3, 3)."""
+        """Posterior mean of (a, g, d, k) and its covariance, by band: shapes (4, 4) and (4, 4, 4)."""
         h0, w = self.prior_hazard, self.w
-        n, r, m, rr, rm, mm, y, ry, my = self.stats[:9]
-        prior_precision = w / h0
+        precision0 = w / h0
+        n, y = self.xtx[:, 0, 0], self.xty[:, 0]
         h = (w * h0 + y) / (w + n)  # the Bernoulli variance each month is weighted by
-        precision = np.empty((4, 3, 3))
-        precision[:, 0] = np.stack([n, r, m], axis=1)
-        precision[:, 1] = np.stack([r, rr, rm], axis=1)
-        precision[:, 2] = np.stack([m, rm, mm], axis=1)
-        precision /= h[:, None, None]
-        precision[:, [0, 1, 2], [0, 1, 2]] += prior_precision[:, None]
-        rhs = np.stack([prior_precision * h0 + y / h,
-                        prior_precision * (-h0 * self.prior_effect) + ry / h,
-                        my / h], axis=1)
+        precision = self.xtx / h[:, None, None]
+        prior = np.stack([precision0, precision0, precision0 / 100.0, precision0 / 100.0], axis=1)
+        precision[:, np.arange(self._K), np.arange(self._K)] += prior
+        rhs = self.xty / h[:, None]
+        rhs[:, 0] += precision0 * h0
+        rhs[:, 1] += precision0 * (-h0 * self.prior_effect)
         covariance = np.linalg.inv(precision)
         return np.einsum("bij,bj->bi", covariance, rhs), covariance
 
+    def _served_point(self) -> np.ndarray:
+        """Reach-weighted means of the covariates over the served, by band (1, 0, m̄, n̄); prior: (1, 0, 0, 0)."""
+        reach = self.xtx[:, 1, 0]
+        point = np.zeros((4, self._K))
+        point[:, 0] = 1.0
+        served = reach > 0
+        point[served, 2] = self.xtx[served, 1, 2] / reach[served]
+        point[served, 3] = self.xtx[served, 1, 3] / reach[served]
+        return point
+
+    def _effect_of(self, theta: np.ndarray) -> np.ndarray:
+        served_hazard = np.einsum("bi,bi->b", theta, self._served_point())
+        return np.clip(-theta[:, 1] / np.maximum(served_hazard, 1e-5), 0.0, _MAX_EFFECT)
+
     @property
     def hazard(self) -> np.ndarray:
-        """Believed untreated monthly hazard of a first reoffence among people who engage, by band."""
+        """Believed untreated monthly hazard at referral among people who engage, by band."""
         mean, _ = self._posterior()
-        return np.maximum(mean[:, 0], 1e-5)
+        n = self.xtx[:, 0, 0]
+        mean_needs = np.divide(self.xtx[:, 0, 3], n, out=np.zeros(4), where=n > 0)
+        return np.maximum(mean[:, 0] + mean[:, 3] * mean_needs, 1e-5)
 
     @property
     def effect(self) -> np.ndarray:
         """Believed largest relative cut in hazard that service achieves (posterior mean), by band."""
         mean, _ = self._posterior()
-        return np.clip(-mean[:, 1] / np.maximum(mean[:, 0], 1e-5), 0.0, _MAX_EFFECT)
+        return self._effect_of(mean)
 
     @property
     def effect_sd(self) -> np.ndarray:
         """Posterior standard deviation of the effect (delta method), by band."""
         mean, cov = self._posterior()
-        a, g = np.maximum(mean[:, 0], 1e-5), mean[:, 1]
-        grad = np.stack([g / a**2, -1.0 / a], axis=1)
-        return np.sqrt(np.maximum(np.einsum("bi,bij,bj->b", grad, cov[:, :2, :2], grad), 0.0))
+        point = self._served_point()
+        served_hazard = np.maximum(np.einsum("bi,bi->b", mean, point), 1e-5)
+        grad = mean[:, 1, None] / served_hazard[:, None] ** 2 * point
+        grad[:, 1] -= 1.0 / served_hazard
+        return np.sqrt(np.maximum(np.einsum("bi,bij,bj->b", grad, cov, grad), 0.0))
 
     def sample_effect(self, rng: np.random.Generator) -> np.ndarray:
         """One draw of the effect per band from the posterior (Thompson sampling)."""
         mean, cov = self._posterior()
-        z = rng.standard_normal((4, 3))
-        draw = mean + np.einsum("bij,bj->bi", np.linalg.cholesky(cov), z)
-        return np.clip(-draw[:, 1] / np.maximum(draw[:, 0], 1e-5), 0.0, _MAX_EFFECT)
+        z = rng.standard_normal((4, self._K))
+        return self._effect_of(mean + np.einsum("bij,bj->bi", np.linalg.cholesky(cov), z))
 
     @property
     def later_rate(self) -> np.ndarray:
         """Believed monthly rate of further reoffences after a first, by band."""
-        return (self.w * _PRIOR_LATER_RATE + self.stats[10]) / (self.w + self.stats[9])
+        return (self.w * _PRIOR_LATER_RATE + self.later[1]) / (self.w + self.later[0])
 
     @classmethod
     def evidence(cls, band: np.ndarray, at_risk: np.ndarray, reach: np.ndarray, first: np.ndarray,
                  reoffended_before: np.ndarray, later: np.ndarray,
-                 months_in_service: np.ndarray | None = None) -> np.ndarray:
-        """One month's sufficient statistics by band, shape (11, 4): one weighted ``bincount`` each.
+                 months_in_service: np.ndarray | None = None,
+                 n_needs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One month's sufficient statistics by band: X'X (4, K, K), X'y (4, K), later (2, 4).
 
-        ``at_risk`` should hold only people who engage.
+        ``at_risk`` should hold only people who engage. One weighted ``bincount`` each.
         """
         b = band.astype(np.intp)
 
@@ -371,22 +392,34 @@ class Beliefs:
             return np.bincount(b, weights=weights, minlength=4)
 
         x = at_risk.astype(np.float64)
-        r = np.where(at_risk, reach, 0.0)
-        m = x * (0.0 if months_in_service is None else months_in_service)
+        covariates = [
+            x,
+            np.where(at_risk, reach, 0.0),
+            x * (0.0 if months_in_service is None else months_in_service),
+            x * (0.0 if n_needs is None else n_needs),
+        ]
         y = (at_risk & first).astype(np.float64)
-        before = reoffended_before.astype(np.float64)
-        return np.stack([total(x), total(r), total(m), total(r * r), total(r * m), total(m * m), total(y),
-                         total(r * y), total(m * y), total(before), total(np.where(reoffended_before, later, 0))])
+        xtx = np.zeros((4, cls._K, cls._K))
+        for i, j in cls._PAIRS:
+            xtx[:, i, j] = xtx[:, j, i] = total(covariates[i] * covariates[j])
+        xty = np.stack([total(c * y) for c in covariates], axis=1)
+        later_stats = np.stack([total(reoffended_before.astype(np.float64)),
+                                total(np.where(reoffended_before, later, 0))])
+        return xtx, xty, later_stats
 
-    def absorb(self, evidence: np.ndarray) -> None:
+    def absorb(self, evidence: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         """Add one month's sufficient statistics (from :meth:`evidence`)."""
-        self.stats += evidence
+        xtx, xty, later = evidence
+        self.xtx += xtx
+        self.xty += xty
+        self.later += later
 
     def observe(self, band: np.ndarray, at_risk: np.ndarray, reach: np.ndarray, first: np.ndarray,
                 reoffended_before: np.ndarray, later: np.ndarray,
-                months_in_service: np.ndarray | None = None) -> None:
+                months_in_service: np.ndarray | None = None, n_needs: np.ndarray | None = None) -> None:
         """Update at once from one month of outcomes (no proving lag)."""
-        self.absorb(self.evidence(band, at_risk, reach, first, reoffended_before, later, months_in_service))
+        self.absorb(self.evidence(band, at_risk, reach, first, reoffended_before, later, months_in_service,
+                                  n_needs))
 
 
 def _cohorts(cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -449,7 +482,7 @@ class MarginalStrategy:
         self.areas = max(scenario.areas, 1)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.beliefs = Beliefs(spec.prior_effect, spec.prior_weight)
-        self._pending: deque[tuple[int, np.ndarray]] = deque()
+        self._pending: deque[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = deque()
         if spec.signal_noise is None:
             self._signal_weight = None
         else:
@@ -670,7 +703,7 @@ class MarginalStrategy:
         before = seen.reoffended_before if seen.reoffended_before is not None else caseload.reoffended
         evidence = Beliefs.evidence(
             caseload.observed_band, seen.in_window & ~before & caseload.engaged, self.reach(caseload, seen.dose),
-            seen.first, seen.in_window & before, seen.later, caseload.months_in_service,
+            seen.first, seen.in_window & before, seen.later, caseload.months_in_service, caseload.need_count(),
         )
         self._pending.append((caseload.month, evidence))
         while self._pending and self._pending[0][0] + self.lag <= caseload.month:
