@@ -159,9 +159,13 @@ def test_money_is_conserved_under_merlin(merlin_pair):
 # -- open book and the margin cap -----------------------------------------------------------------
 
 
+#: Outcome prices generous enough that the primes' margin passes the cap even while they spend on service.
+GENEROUS = {"payment": {"outcomes": [{"measure": "frequency", "basis": "per_reoffence_avoided", "price": 30000}]}}
+
+
 def test_margin_cap_claws_back_exactly_the_excess():
     """At every reconciliation the clawback is the margin to date above the cap, from the ledger."""
-    design = small("margin_cap")
+    design = small("margin_cap", contract=GENEROUS)
     model = run(design, 3)
     ledger = model.ledger.frame()
     cap = design.contract.stewardship.margin_cap
@@ -196,6 +200,16 @@ def test_margin_cap_claws_back_exactly_the_excess():
     # what the books showed the commissioner: the margin before clawback
     before = (m["prime_margin"] + m["margin_clawed_back"]) / m["prime_income"]
     assert m["open_book_prime_margin_share"] == pytest.approx(before)
+
+
+def test_a_binding_margin_cap_is_spent_on_service():
+    """Where prices are generous, primes whose books pass the cap spend the excess on more hours."""
+    for seed in (1, 2):
+        capped = run_scenario(small("margin_cap", contract=GENEROUS), seed).metrics
+        free = run_scenario(small("frequency_pbr", contract=GENEROUS), seed).metrics
+        assert free["prime_margin_share"] > 0.5
+        assert capped["prime_margin_share"] <= 0.15 + 1e-9
+        assert capped["hours_per_person"] > 1.3 * free["hours_per_person"]
 
 
 def test_margin_cap_changes_money_not_behaviour():
