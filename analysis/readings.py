@@ -284,10 +284,18 @@ def read_incentives(rd: Reader) -> list[str]:
     if rd.r.present("parking_share"):
         top = rd.ranked("parking_share")
         label = top[0][0]
-        out.append(f"{label} parks most: {rd.with_ci(label, 'parking_share')} of the hardest to help "
-                   "(the quarter of participants with a need whose complexity is highest) are left at "
-                   "the bare minimum, the floor or little above it while others get more, against "
-                   f"{rd.v('parking_share', top[-1][1])} under {top[-1][0]}.")
+        who = ("the hardest to help (the quarter of participants with a need whose complexity is highest) "
+               "are left at the bare minimum (the floor, or little above it while others get more)")
+        if top[0][1] > 0:
+            out.append(f"{label} parks most: {who} {rd.with_ci(label, 'parking_share')} more often than "
+                       f"other participants; under {top[-1][0]} the gap is "
+                       f"{rd.v('parking_share', top[-1][1])}.")
+        else:
+            out.append(f"No design parks the hardest to help: {who.replace('the hardest to help ', 'they ', 1)} "
+                       "no more often than other participants "
+                       f"under any of them (the gap runs from {rd.v('parking_share', top[-1][1])} under "
+                       f"{top[-1][0]} to {rd.with_ci(label, 'parking_share')} under {label}; below 0 they "
+                       "get more than the rest).")
         bands = {b: rd.mean(label, f"parking_share_{b}") for b in BAND_WORDS}
         bands = {b: v for b, v in bands.items() if math.isfinite(v)}
         if bands and top[0][1] > 0:

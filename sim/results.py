@@ -194,10 +194,10 @@ def effort_measures(people: Mapping[str, np.ndarray], *, binary_value: np.ndarra
     m["others_at_minimum_share"] = _ratio((at_minimum & others).sum(), others.sum())
 
     def excess(group: np.ndarray, rest: np.ndarray) -> float | None:
-        """Share of ``group`` at the bare minimum less the share of ``rest``: how far they are singled out."""
+        """Share of ``group`` at the bare minimum less the share of ``rest``, in percentage points."""
         if not group.any() or not rest.any():
             return None
-        return float(at_minimum[group].mean() - at_minimum[rest].mean())
+        return 100.0 * float(at_minimum[group].mean() - at_minimum[rest].mean())
 
     m["parking_share"] = excess(hardest, others)
     for b, name in enumerate(BAND_NAMES):

@@ -188,7 +188,7 @@ def test_incentive_effects_when_measured(tmp_path, store):
     """A panel per creaming/parking/risk-transfer measure present; absent ones refused."""
     with pytest.raises(fg.FigureDataMissing, match="creaming_index"):
         fg.incentive_effects_figure(store)
-    runs = [run("A", r, {"creaming_index": 1.0 + r, "parking_share": 0.1}) for r in range(2)]
+    runs = [run("A", r, {"creaming_index": 1.0 + r, "parking_share": 10.0}) for r in range(2)]  # points
     fig = fg.incentive_effects_figure(write_store(tmp_path / "s", runs))
     assert len(fig.data) == 2 and fig.data[1].y[0] == pytest.approx(10.0)
 

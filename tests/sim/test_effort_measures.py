@@ -95,7 +95,7 @@ def test_parking_is_the_hardest_to_help_left_at_the_bare_minimum():
     m = measures(hardest_case(), service_months=2, floor=1.0)
     assert m["hardest_to_help_at_minimum_share"] == 0.5
     assert m["others_at_minimum_share"] == pytest.approx(2 / 7)
-    assert m["parking_share"] == pytest.approx(0.5 - 2 / 7)
+    assert m["parking_share"] == pytest.approx(100 * (0.5 - 2 / 7))  # percentage points
     # band very high has no other participant to compare with; in band high neither is at the minimum
     assert (m["parking_share_very_high"], m["parking_share_high"]) == (None, 0.0)
     assert m["parking_share_low"] is None and m["parking_share_medium"] is None

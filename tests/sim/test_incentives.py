@@ -164,7 +164,7 @@ def test_fee_for_service_shows_no_creaming_or_parking_of_the_hardest_to_help():
     """Paid for volume, nobody is singled out, inside groups or across them."""
     for m in metrics("fee_for_service", signal_noise=0.1):
         assert m["creaming_index"] == pytest.approx(1.0, abs=0.1)
-        assert abs(m["parking_share"]) < 0.05
+        assert abs(m["parking_share"]) < 5.0  # points
         assert m["effort_ratio_within_groups"] == pytest.approx(1.0, abs=0.1)
 
 
