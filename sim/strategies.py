@@ -531,10 +531,9 @@ class MarginalStrategy:
                   else known.astype(float)).astype(float)
         return remaining, unseen, known, counts
 
-    def _group_values(self, caseload: Caseload, cohort: np.ndarray, counted: np.ndarray,
-                      band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Marginal values per person from the belief about each live cohort's groups."""
-        keys, local = _cohorts(cohort)
+    def _group_values(self, caseload: Caseload, keys: np.ndarray, local: np.ndarray, counted: np.ndarray,
+                      band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Marginal values per live cohort and band, (cohorts, 4) each, from the belief about its groups."""
         month = caseload.month
         new = keys // self.areas == month
         groups = np.bincount(local * 4 + band, weights=counted, minlength=keys.size * 4).reshape(-1, 4)
@@ -572,7 +571,7 @@ class MarginalStrategy:
             # what the newest cohorts are worth, band by band: the prime's view at referral
             self.binary_value = v_bin[new].mean(axis=0)
             self.contract_frequency_value = v_freq[new].mean(axis=0)
-        return v_bin[local, band], v_freq[local, band], keys, local
+        return v_bin, v_freq
 
     def _total_cap_factor(self, keys: np.ndarray, month: int, headroom: float) -> np.ndarray:
         """Chance, per live cohort, that the contract-wide cap still has room when it is paid.
@@ -624,43 +623,89 @@ class MarginalStrategy:
 
         Only the retained share of outcome payments counts as the prime's revenue; a mission
         weight on reoffences avoided is the prime's own and is not passed down.
+
+        Without a caseworker's reading everyone in a *segment* (the same cohort, band and
+        number of needs, engaged or not, known to have reoffended or not) has the same
+        target dose, so it is worked out once per segment and gathered (the same arithmetic
+        as person by person, so the same numbers); with a reading, person by person.
         """
         n = len(caseload)
         cost_per_hour, retained_share = self._under_margin_cap(caseload, cost_per_hour, retained_share)
         band = caseload.observed_band.astype(np.intp)
         b = self.beliefs
-        hazard, later = b.hazard[band], b.later_rate[band]
-        factor, complexity = self._reading(caseload)
-        self._last_reading = (caseload, factor, complexity)  # observe() reads the same people
-        effect = np.minimum(b.sample_effect(self.rng)[band] * factor, _MAX_EFFECT)
-        workable = (caseload.need_count() > 0) & caseload.engaged
-        remaining, unseen, known, counts = self._window(caseload)
+        sampled = b.sample_effect(self.rng)
         cohort = caseload.cohort if caseload.cohort is not None else np.full(n, caseload.month * self.areas)
         counted = caseload.counted if caseload.counted is not None else np.ones(n, dtype=bool)
-        if n and self.contract.payment.outcomes:
-            binary_price, frequency_price, keys, local = self._group_values(caseload, cohort, counted, band)
+        keys, local = _cohorts(cohort)
+        paid = bool(n and self.contract.payment.outcomes)
+        if paid:
+            v_bin, v_freq = self._group_values(caseload, keys, local, counted, band)
         else:
-            binary_price, frequency_price = self.linear_binary[band], self.linear_frequency[band]
-            keys, local = _cohorts(cohort)
-        clean = np.where(known, 0.0, np.exp(-hazard * unseen))
+            v_bin = np.broadcast_to(self.linear_binary, (keys.size, 4))
+            v_freq = np.broadcast_to(self.linear_frequency, (keys.size, 4))
+        known = caseload.reoffended
+        if self._signal_weight is None or caseload.signal is None:
+            segment, rule = self._segments(caseload, keys, local, band, known)
+        else:
+            segment, rule = None, self._people(caseload, local, band, known)
+        mis, rule_band, factor, complexity, workable, seen, group = rule
+        remaining = np.maximum(self.follow_up - mis, 0).astype(float)
+        unseen = np.minimum(mis, self.lag).astype(float)
+        hazard, later = b.hazard[rule_band], b.later_rate[rule_band]
+        effect = np.minimum(sampled[rule_band] * factor, _MAX_EFFECT)
+        clean = np.where(seen, 0.0, np.exp(-hazard * unseen))
         # d(outcome)/d(relative cut in hazard) over the rest of the window, at the margin
         binary_gain = clean * hazard * remaining * np.exp(-hazard * remaining)
         frequency_gain = (clean * hazard * remaining * (1.0 + later * remaining / 2.0)
                           + (1.0 - clean) * later * remaining)
-        binary_value = binary_price * retained_share
-        frequency_value = frequency_price * retained_share + self.social_value_per_reoffence
+        binary_value = v_bin.ravel()[group] * retained_share
+        frequency_value = v_freq.ravel()[group] * retained_share + self.social_value_per_reoffence
         value = effect * (binary_value * binary_gain + frequency_value * frequency_gain)
         value = np.where(workable, value, 0.0)
         ratio = value / (complexity * max(cost_per_hour, 1e-9))
         with np.errstate(divide="ignore"):
-            target_dose = complexity * np.log(np.maximum(ratio, 1e-300))
-        hours = np.clip(target_dose - caseload.dose, 0.0, self.spec.max_hours_per_month)
-        if n and self.contract.payment.outcomes:
-            planned = np.maximum(caseload.dose, target_dose)
-            mean_effect = np.minimum(b.effect[band] * factor, _MAX_EFFECT)
+            target = complexity * np.log(np.maximum(ratio, 1e-300))
+        mean_effect = np.minimum(b.effect[rule_band] * factor, _MAX_EFFECT)
+        if segment is not None:  # what each person's segment gives
+            target, complexity, mean_effect, workable = (target[segment], complexity[segment],
+                                                         mean_effect[segment], workable[segment])
+            factor = np.ones(n, dtype=np.float32)
+        self._last_reading = (caseload, factor, complexity)  # observe() reads the same people
+        hours = np.clip(target - caseload.dose, 0.0, self.spec.max_hours_per_month)
+        if paid:
+            planned = np.maximum(caseload.dose, target)
             cut = np.where(workable, mean_effect * (1.0 - np.exp(-planned / complexity)), 0.0)
+            remaining, unseen, known, counts = self._window(caseload)
             self._record_outlook(caseload, keys, local, band, counted, cut, remaining, unseen, known, counts)
         return hours.astype(np.float32)
+
+    def _people(self, caseload: Caseload, local: np.ndarray, band: np.ndarray,
+                known: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Person by person, what the rule needs: months in service, band, reading, complexity, ..."""
+        factor, complexity = self._reading(caseload)
+        workable = (caseload.need_count() > 0) & caseload.engaged
+        return (caseload.months_in_service, band, factor, complexity, workable, known, local * 4 + band)
+
+    #: a segment within a cohort: band (4), number of needs (0-7), engaged or not, known to have reoffended or not
+    _SEGMENT = (4, 8, 2, 2)
+
+    def _segments(self, caseload: Caseload, keys: np.ndarray, local: np.ndarray, band: np.ndarray,
+                  known: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """Each person's segment, and per segment what the rule needs, in the person-by-person dtypes."""
+        bands, needs, engaged, seen = self._SEGMENT
+        per_cohort = bands * needs * engaged * seen
+        segment = ((((local * bands + band) * needs + caseload.need_count()) * engaged
+                    + caseload.engaged) * seen + known)
+        s = np.arange(keys.size * per_cohort)
+        s_local, rest = np.divmod(s, per_cohort)
+        s_band, rest = np.divmod(rest, needs * engaged * seen)
+        s_needs, rest = np.divmod(rest, engaged * seen)
+        s_engaged, s_known = np.divmod(rest, seen)
+        mis = (caseload.month - keys // self.areas)[s_local].astype(caseload.months_in_service.dtype)
+        complexity = believed_complexity(s_needs.astype(np.int8))
+        workable = (s_needs > 0) & (s_engaged == 1)
+        return segment, (mis, s_band, np.ones(s.size, dtype=np.float32), complexity, workable, s_known == 1,
+                         s_local * 4 + s_band)
 
     def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Take everyone."""
