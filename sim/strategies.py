@@ -386,25 +386,29 @@ class Beliefs:
 
         ``at_risk`` should hold only people who engage. One weighted ``bincount`` each.
         """
-        b = band.astype(np.intp)
+        # only people at risk add to the fit (the rest would add zeros): work on them alone
+        rows = np.flatnonzero(at_risk)
+        b = band[rows].astype(np.intp)
 
         def total(weights: np.ndarray) -> np.ndarray:
             return np.bincount(b, weights=weights, minlength=4)
 
-        x = at_risk.astype(np.float64)
+        x = np.ones(rows.size)
         covariates = [
             x,
-            np.where(at_risk, reach, 0.0),
-            x * (0.0 if months_in_service is None else months_in_service),
-            x * (0.0 if n_needs is None else n_needs),
+            reach[rows],  # its own dtype, so the products are what they were
+            np.zeros(rows.size) if months_in_service is None else months_in_service[rows].astype(np.float64),
+            np.zeros(rows.size) if n_needs is None else n_needs[rows].astype(np.float64),
         ]
-        y = (at_risk & first).astype(np.float64)
+        y = first[rows].astype(np.float64)
         xtx = np.zeros((4, cls._K, cls._K))
         for i, j in cls._PAIRS:
             xtx[:, i, j] = xtx[:, j, i] = total(covariates[i] * covariates[j])
         xty = np.stack([total(c * y) for c in covariates], axis=1)
-        later_stats = np.stack([total(reoffended_before.astype(np.float64)),
-                                total(np.where(reoffended_before, later, 0))])
+        before = np.flatnonzero(reoffended_before)
+        b_before = band[before].astype(np.intp)
+        later_stats = np.stack([np.bincount(b_before, minlength=4).astype(np.float64),
+                                np.bincount(b_before, weights=later[before].astype(np.float64), minlength=4)])
         return xtx, xty, later_stats
 
     def absorb(self, evidence: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
@@ -604,11 +608,16 @@ class MarginalStrategy:
         count = np.where(known, counts + later, unknown_count)
         fewer_o = h * follow * (1.0 + lam * follow / 2.0) - count
         var_o = _COUNT_DISPERSION * count
-        w = counted.astype(float)
-        stats = np.stack([w, w * fewer_r, w * var_r, w * fewer_o, w * var_o])  # (5, people)
         slot = local * 4 + band
-        sums = np.stack([np.bincount(slot, weights=row, minlength=keys.size * 4) for row in stats])
-        sums = sums.reshape(5, keys.size, 4).transpose(1, 0, 2)  # (cohorts, 5, 4)
+        size = keys.size * 4
+        if counted.all():  # the usual case: nothing to weight out
+            rows = (None, fewer_r, var_r, fewer_o, var_o)
+        else:
+            w = counted.astype(float)
+            rows = (w, w * fewer_r, w * var_r, w * fewer_o, w * var_o)
+        sums = np.empty((keys.size, 5, 4))
+        for i, row in enumerate(rows):
+            sums[:, i, :] = np.bincount(slot, weights=row, minlength=size).reshape(-1, 4)
         self._outlook[keys] = sums
         self._seen[keys] = True
         new = keys // self.areas == caseload.month
