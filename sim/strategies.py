@@ -525,16 +525,6 @@ class MarginalStrategy:
         return np.exp(w_resp * caseload.signal[:, 0]), complexity * np.exp(w_cplx * caseload.signal[:, 1])
 
     # -- valuing each cohort's payment groups --------------------------------------------------------
-    def _window(self, caseload: Caseload) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Months of window left, months not yet proven, known reoffending status, reoffences known."""
-        n = len(caseload)
-        remaining = np.maximum(self.follow_up - caseload.months_in_service, 0).astype(float)
-        unseen = (caseload.unseen_months if caseload.unseen_months is not None else np.zeros(n)).astype(float)
-        known = caseload.reoffended
-        counts = (caseload.reoffences_known if caseload.reoffences_known is not None
-                  else known.astype(float)).astype(float)
-        return remaining, unseen, known, counts
-
     def _group_values(self, caseload: Caseload, keys: np.ndarray, local: np.ndarray, counted: np.ndarray,
                       band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Marginal values per live cohort and band, (cohorts, 4) each, from the belief about its groups."""
@@ -590,23 +580,27 @@ class MarginalStrategy:
         return not_capped(headroom, pending_exp[keys - first], pending_var[keys - first])
 
     def _record_outlook(self, caseload: Caseload, keys: np.ndarray, local: np.ndarray, band: np.ndarray,
-                        counted: np.ndarray, cut: np.ndarray, remaining: np.ndarray, unseen: np.ndarray,
+                        counted: np.ndarray, cut: np.ndarray, window: tuple[np.ndarray, ...],
                         known: np.ndarray, counts: np.ndarray) -> None:
-        """Form the belief about each cohort's measured result from this month's plan, for next month."""
-        b = self.beliefs
-        h, lam = b.hazard[band], b.later_rate[band]
-        follow = float(self.follow_up)
-        clean = np.exp(-h * unseen)  # no reoffence hidden in the unseen months
-        treated_h = h * (1.0 - cut)
+        """Form the belief about each cohort's measured result from this month's plan, for next month.
+
+        ``window`` holds, for each person, the believed hazard h and later rate λ, months of
+        window left and not yet proven, ``exp(-h unseen)`` (no reoffence hidden in the unseen
+        months), ``1 - exp(-h F)`` and ``h F (1 + λ F / 2)`` (what the counterfactual credits),
+        and ``1 + λ unseen / 2``: gathered from the segments where there are segments.
+        """
+        h, lam, remaining, clean, cf_rate, cf_count, unseen_later = window
+        spared = 1.0 - cut
+        treated_h = h * spared
         p_reoffender = np.where(known, 1.0, 1.0 - clean * np.exp(-treated_h * remaining))
-        cf_rate = 1.0 - np.exp(-h * follow)
         fewer_r = cf_rate - p_reoffender
         var_r = p_reoffender * (1.0 - p_reoffender)
-        later = lam * (1.0 - cut) * remaining
-        unknown_count = ((1.0 - clean) * (1.0 + lam * unseen / 2.0 + later)
-                         + clean * treated_h * remaining * (1.0 + lam * (1.0 - cut) * remaining / 2.0))
+        later_rate = lam * spared
+        later = later_rate * remaining
+        unknown_count = ((1.0 - clean) * (unseen_later + later)
+                         + clean * treated_h * remaining * (1.0 + later_rate * remaining / 2.0))
         count = np.where(known, counts + later, unknown_count)
-        fewer_o = h * follow * (1.0 + lam * follow / 2.0) - count
+        fewer_o = cf_count - count
         var_o = _COUNT_DISPERSION * count
         slot = local * 4 + band
         size = keys.size * 4
@@ -684,8 +678,14 @@ class MarginalStrategy:
         if paid:
             planned = np.maximum(caseload.dose, target)
             cut = np.where(workable, mean_effect * (1.0 - np.exp(-planned / complexity)), 0.0)
-            remaining, unseen, known, counts = self._window(caseload)
-            self._record_outlook(caseload, keys, local, band, counted, cut, remaining, unseen, known, counts)
+            follow = float(self.follow_up)
+            window = (hazard, later, remaining, np.exp(-hazard * unseen), 1.0 - np.exp(-hazard * follow),
+                      hazard * follow * (1.0 + later * follow / 2.0), 1.0 + later * unseen / 2.0)
+            if segment is not None:
+                window = tuple(x[segment] for x in window)
+            counts = (caseload.reoffences_known if caseload.reoffences_known is not None
+                      else known.astype(float)).astype(float)
+            self._record_outlook(caseload, keys, local, band, counted, cut, window, known, counts)
         return hours.astype(np.float32)
 
     def _people(self, caseload: Caseload, local: np.ndarray, band: np.ndarray,
