@@ -43,6 +43,7 @@ from pbrsim.sim.renames import upgrade_fields, upgrade_path
 from pbrsim.sim.scenario import Scenario
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pbrsim.experiments.defaults import DEFAULT_MEASURES, DEFAULT_ROOT_SEED  # re-exported
 from pbrsim.scenario_files import FileProblems, read_yaml_mapping
 
 __all__ = [
@@ -63,20 +64,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Root seed when an experiment file or ``pbrsim compare`` names none.
-DEFAULT_ROOT_SEED = 20111
-
-#: Measures a sensitivity design analyses unless it names its own (missing ones are skipped).
-DEFAULT_MEASURES: tuple[str, ...] = (
-    "creaming_index",
-    "parking_share",
-    "risk_transfer_ratio",
-    "true_impact_pp",
-    "commissioner_outlay",
-    "prime_margin_share",
-    "deadweight_payments",
-)
 
 
 class ExperimentFileError(FileProblems):

@@ -7,19 +7,21 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
 from pbrsim._version import __version__
 from pbrsim.analysis.cli import add_commands as analysis_commands
 from pbrsim.experiments.cli import add_commands as experiment_commands
 from pbrsim.logs import configure_logging
 from pbrsim.run_files import RunFolderError, check_run_folder, write_run
-from pbrsim.scenario_files import ScenarioFileError, load_scenario
+
+# The schema (pydantic, yaml, numpy), the model (Mesa), the batch machinery and rich are imported by
+# the commands that use them, so `pbrsim --help` starts with the standard library alone.
 
 __all__ = ["main"]
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from pbrsim.scenario_files import ScenarioFileError, load_scenario
+
     failed = 0
     for path in args.files:
         try:
@@ -34,7 +36,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from pbrsim.analysis.summary import print_run_summary
+    from pbrsim.scenario_files import ScenarioFileError, load_scenario
     from pbrsim.sim import run_scenario
 
     try:

@@ -144,7 +144,8 @@ def effort_measures(people: Mapping[str, np.ndarray], *, binary_value: np.ndarra
     mean = float(h.mean()) if h.size else 0.0
 
     # Today's effort-targeting figures, under names that say what they are.
-    profit = _first_hour_value(people, binary_value, frequency_value, follow_up_months)[engaged]
+    first_hour = _first_hour_value(people, binary_value, frequency_value, follow_up_months)
+    profit = first_hour[engaged]
     if h.size and np.ptp(profit) > 0:
         better = profit >= np.median(profit)
         m["effort_ratio_better_paying_half"] = (
@@ -162,10 +163,10 @@ def effort_measures(people: Mapping[str, np.ndarray], *, binary_value: np.ndarra
     # Creaming: hours (refusals count as none) of the quarter with the best expected payment per pound
     # of an hour against the worst quarter. With no outcome payments, results per pound rank them.
     if np.any(binary_value) or np.any(frequency_value):
-        paid = binary_value, frequency_value
+        value = first_hour  # the contract's own values, as above
     else:  # a first reoffence avoided counts 1, as if it were paid for
-        paid = np.ones_like(binary_value), np.zeros_like(frequency_value)
-    value = _first_hour_value(people, *paid, follow_up_months)
+        value = _first_hour_value(people, np.ones_like(binary_value), np.zeros_like(frequency_value),
+                                  follow_up_months)
     if effortless_value is not None and np.any(effortless_value):
         owed = max(floor_per_month * service_months, 1.0)
         clean = (1.0 - people["hazard"].astype(float)) ** follow_up_months
