@@ -14,10 +14,9 @@ __all__ = ["add_commands", "cmd_report"]
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Print the comparison, write ``comparison.csv`` and the HTML report; 2 on a bad store."""
-    from rich.console import Console
-
     from pbrsim.analysis.report import write_report
     from pbrsim.analysis.tables import print_comparison, read_batch
+    from rich.console import Console
 
     store = Path(args.dir)
     try:

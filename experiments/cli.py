@@ -12,35 +12,25 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pbrsim.experiments.spec import (
-    DEFAULT_MEASURES,
-    DEFAULT_ROOT_SEED,
-    Experiment,
-    ExperimentFileError,
-    load_experiment,
-)
-from pbrsim.sim.measures import Unit, find, measure
-from rich.console import Console
-from rich.table import Table
-
-from pbrsim.scenario_files import ScenarioFileError
+from pbrsim.experiments.defaults import DEFAULT_MEASURES, DEFAULT_ROOT_SEED
 
 if TYPE_CHECKING:
     from pbrsim.experiments.plan import Plan
 
-# The batch machinery (plan, runner, store, samplers) and the model are imported by the commands
-# that use them, so `pbrsim --help` and `pbrsim validate` start without them.
+# The experiment schema (pydantic, numpy), the batch machinery (plan, runner, store, samplers), the
+# measure catalogue, rich and the model are imported by the commands that use them, so `pbrsim --help`
+# and `pbrsim validate` start without them.
 
 __all__ = ["add_commands"]
 
 logger = logging.getLogger(__name__)
 
-#: Measures ``pbrsim results`` shows per scenario, when the metrics have them (catalogue keys).
-SUMMARY_MEASURES: tuple[str, ...] = tuple(measure(k).key for k in (
+#: Measures ``pbrsim results`` shows per scenario, when the metrics have them (catalogue keys,
+#: looked up in the catalogue when the command runs, so a misspelt key raises there).
+SUMMARY_MEASURES: tuple[str, ...] = (
     "true_impact_pp",
     "measured_impact_pp",
     "commissioner_outlay",
@@ -50,7 +40,7 @@ SUMMARY_MEASURES: tuple[str, ...] = tuple(measure(k).key for k in (
     "creaming_index",
     "parking_share",
     "risk_transfer_ratio",
-))
+)
 
 
 def _positive(text: str) -> int:
@@ -67,6 +57,8 @@ def _error(message: str) -> int:
 
 def _reference(plan: Plan, wanted: str, paths: list[str]) -> str:
     """Find the scenario ``wanted`` names: a scenario's name, its file's stem or its path."""
+    from pbrsim.experiments.spec import ExperimentFileError
+
     names = plan.scenario_names
     by_key = {n.lower(): n for n in names}
     by_key |= {Path(p).stem.lower(): n for p, n in zip(paths, names, strict=True)}
@@ -80,8 +72,13 @@ def _reference(plan: Plan, wanted: str, paths: list[str]) -> str:
 
 def _guarded(command: Callable[[], int], out: Path) -> int:
     """Run a batch command, turning the errors a user can act on into a message and exit status."""
+    from concurrent.futures.process import BrokenProcessPool
+
     from pbrsim.experiments.runner import ClusterError
+    from pbrsim.experiments.spec import ExperimentFileError
     from pbrsim.experiments.store import StoreError
+
+    from pbrsim.scenario_files import ScenarioFileError
 
     try:
         return command()
@@ -104,6 +101,8 @@ def _guarded(command: Callable[[], int], out: Path) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from pbrsim.experiments.batch import execute_plan
     from pbrsim.experiments.plan import plan_experiment
+    from pbrsim.experiments.spec import Experiment
+    from rich.console import Console
 
     out = Path(args.out)
 
@@ -138,6 +137,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     from pbrsim.experiments.batch import execute_plan
     from pbrsim.experiments.plan import plan_experiment
     from pbrsim.experiments.sensitivity import is_sensitivity_design, write_sensitivity
+    from pbrsim.experiments.spec import load_experiment
 
     file = Path(args.file)
     out = Path(args.out) if args.out else Path("results") / file.stem
@@ -164,6 +164,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 def _format(key: str, value: float) -> str:
     """A mean formatted by the measure's unit in the catalogue (a column it lacks: a plain number)."""
+    from pbrsim.sim.measures import Unit, find
+
     known = find(key)
     from pbrsim.analysis.formatting import format_value  # only `pbrsim results` formats numbers
 
@@ -172,6 +174,9 @@ def _format(key: str, value: float) -> str:
 
 def _cmd_results(args: argparse.Namespace) -> int:
     from pbrsim.experiments.store import IDENTITY_COLUMNS, StoreError, open_store, read_metrics
+    from pbrsim.sim.measures import find, measure
+    from rich.console import Console
+    from rich.table import Table
 
     try:
         store = open_store(args.dir)
@@ -194,7 +199,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
         f"runs: {len(planned)} planned, {len(landed)} done ({len(ok)} ok, {len(failed)} failed), "
         f"{len(planned) - len(landed)} not run yet"
     )
-    measures = [m for m in SUMMARY_MEASURES if m in metrics.columns]
+    measures = [m for m in (measure(k).key for k in SUMMARY_MEASURES) if m in metrics.columns]
     if not measures:  # a model that reports none of the usual measures: show its first few
         measures = [c for c in metrics.columns if c not in IDENTITY_COLUMNS][:8]
     scenarios = list(dict.fromkeys(r["scenario"] for r in store.runs))

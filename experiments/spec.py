@@ -39,11 +39,11 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+from pbrsim.experiments.defaults import DEFAULT_MEASURES, DEFAULT_ROOT_SEED  # re-exported
 from pbrsim.sim.renames import upgrade_fields, upgrade_path
 from pbrsim.sim.scenario import Scenario
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pbrsim.experiments.defaults import DEFAULT_MEASURES, DEFAULT_ROOT_SEED  # re-exported
 from pbrsim.scenario_files import FileProblems, read_yaml_mapping
 
 __all__ = [
