@@ -388,25 +388,32 @@ class Beliefs:
         """
         # only people at risk add to the fit (the rest would add zeros): work on them alone
         rows = np.flatnonzero(at_risk)
-        b = band[rows].astype(np.intp)
+        return cls._evidence_of(
+            band[rows], reach[rows], first[rows],
+            np.zeros(rows.size) if months_in_service is None else months_in_service[rows],
+            np.zeros(rows.size) if n_needs is None else n_needs[rows],
+            band, reoffended_before, later,
+        )
+
+    @classmethod
+    def _evidence_of(cls, band: np.ndarray, reach: np.ndarray, first: np.ndarray, months: np.ndarray,
+                     needs: np.ndarray, all_band: np.ndarray, reoffended_before: np.ndarray,
+                     later: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The statistics from the people at risk alone (band, reach, y, m, n of each), and the later ones."""
+        b = band.astype(np.intp)
 
         def total(weights: np.ndarray) -> np.ndarray:
             return np.bincount(b, weights=weights, minlength=4)
 
-        x = np.ones(rows.size)
-        covariates = [
-            x,
-            reach[rows],  # its own dtype, so the products are what they were
-            np.zeros(rows.size) if months_in_service is None else months_in_service[rows].astype(np.float64),
-            np.zeros(rows.size) if n_needs is None else n_needs[rows].astype(np.float64),
-        ]
-        y = first[rows].astype(np.float64)
+        covariates = [np.ones(b.size), reach,  # reach in its own dtype, so the products are what they were
+                      months.astype(np.float64), needs.astype(np.float64)]
+        y = first.astype(np.float64)
         xtx = np.zeros((4, cls._K, cls._K))
         for i, j in cls._PAIRS:
             xtx[:, i, j] = xtx[:, j, i] = total(covariates[i] * covariates[j])
         xty = np.stack([total(c * y) for c in covariates], axis=1)
         before = np.flatnonzero(reoffended_before)
-        b_before = band[before].astype(np.intp)
+        b_before = all_band[before].astype(np.intp)
         later_stats = np.stack([np.bincount(b_before, minlength=4).astype(np.float64),
                                 np.bincount(b_before, weights=later[before].astype(np.float64), minlength=4)])
         return xtx, xty, later_stats
@@ -738,26 +745,20 @@ class MarginalStrategy:
             return 0.0, retained_share * cap
         return cost_per_hour, retained_share
 
-    def reach(self, caseload: Caseload, dose: np.ndarray) -> np.ndarray:
-        """Each person's reach as the prime believes it, times their relative responsiveness.
-
-        Reach is ``1 - exp(-dose / complexity)``; the relative responsiveness is the
-        caseworker's reading, if any (1 without one).
-        """
+    def observe(self, seen: Observation) -> None:
+        """Note a month's outcomes; learn them once they are proven (``proving_lag_months`` later)."""
+        caseload = seen.caseload
+        before = seen.reoffended_before if seen.reoffended_before is not None else caseload.reoffended
+        rows = np.flatnonzero(seen.in_window & ~before & caseload.engaged)  # at risk: only they add to the fit
         last = getattr(self, "_last_reading", None)
         if last is not None and last[0] is caseload:
             _, factor, complexity = last
         else:
             factor, complexity = self._reading(caseload)
-        return factor * (1.0 - np.exp(-dose / complexity))
-
-    def observe(self, seen: Observation) -> None:
-        """Note a month's outcomes; learn them once they are proven (``proving_lag_months`` later)."""
-        caseload = seen.caseload
-        before = seen.reoffended_before if seen.reoffended_before is not None else caseload.reoffended
-        evidence = Beliefs.evidence(
-            caseload.observed_band, seen.in_window & ~before & caseload.engaged, self.reach(caseload, seen.dose),
-            seen.first, seen.in_window & before, seen.later, caseload.months_in_service, caseload.need_count(),
+        reach = factor[rows] * (1.0 - np.exp(-seen.dose[rows] / complexity[rows]))
+        evidence = Beliefs._evidence_of(
+            caseload.observed_band[rows], reach, seen.first[rows], caseload.months_in_service[rows],
+            caseload.need_count()[rows], caseload.observed_band, seen.in_window & before, seen.later,
         )
         self._pending.append((caseload.month, evidence))
         while self._pending and self._pending[0][0] + self.lag <= caseload.month:
