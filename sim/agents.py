@@ -98,15 +98,20 @@ class Prime(mesa.Agent):
         ))
 
     def caseload(self, rows: np.ndarray, month: int) -> Caseload:
-        """The month's caseload as the prime sees it: reoffences only once proven, its caseworkers' reading."""
+        """The month's caseload as the prime sees it: reoffences only once proven, its caseworkers' reading.
+
+        A strategy that does not learn (uniform) reads only needs and engagement.
+        """
         store = self.model.store
         model = self.model
+        engaged = store.engaged[rows]
+        if not self.strategy.learns:
+            return Caseload(rows=rows, month=month, needs=store.needs[rows], n_needs=store.n_needs[rows],
+                            engaged=engaged)
         lag = model.design.contract.measure.proving_lag_months
         first = store.first_month[rows]
-        months_in = month - store.referral_month[rows]
         # a reoffence in month m is proven, and known to the prime, from month m + lag + 1
         known = (first >= 0) & (first <= month - 1 - lag)
-        engaged = store.engaged[rows]
         counted = ~store.refused[rows]
         if model.design.contract.measure.cohort_definition == "engaged":
             counted = counted & engaged
@@ -118,19 +123,19 @@ class Prime(mesa.Agent):
         if cap is not None:
             share = len(self.areas) / max(model.areas.count, 1)
             headroom = max(cap - model.commissioner.outcome_paid, 0.0) * share
+        referral_month = store.referral_month[rows]
         return Caseload(
             rows=rows,
             month=month,
-            months_in_service=months_in,
+            months_in_service=month - referral_month,
             observed_band=store.pay_band[rows],
             needs=store.needs[rows],
             n_needs=store.n_needs[rows],
             engaged=engaged,
             reoffended=known,
             dose=store.dose[rows],
-            unseen_months=np.minimum(months_in, lag),
             reoffences_known=np.where(known, store.reoffences[rows], 0),
-            cohort=store.referral_month[rows].astype(np.int64) * model.areas.count + store.area[rows],
+            cohort=referral_month.astype(np.int64) * model.areas.count + store.area[rows],
             counted=counted,
             signal=signal,
             cap_headroom=headroom,

@@ -81,7 +81,6 @@ class Caseload:
         reoffended: whether the prime knows of a proven reoffence since referral
             (one committed in the last ``proving_lag_months`` is not proven yet).
         dose: effective service given so far.
-        unseen_months: months since referral whose reoffences are not proven yet.
         reoffences_known: proven reoffences the prime knows of.
         cohort: each person's cohort, as ``referral_month * areas + area``.
         counted: whether the contract's measure counts the person.
@@ -97,13 +96,13 @@ class Caseload:
 
     rows: np.ndarray
     month: int
-    months_in_service: np.ndarray
-    observed_band: np.ndarray
     needs: np.ndarray
     engaged: np.ndarray
-    reoffended: np.ndarray
-    dose: np.ndarray
-    unseen_months: np.ndarray | None = None
+    # what a prime that allocates by its beliefs reads (a uniform one needs only needs and engagement)
+    months_in_service: np.ndarray | None = None
+    observed_band: np.ndarray | None = None
+    reoffended: np.ndarray | None = None
+    dose: np.ndarray | None = None
     reoffences_known: np.ndarray | None = None
     cohort: np.ndarray | None = None
     counted: np.ndarray | None = None

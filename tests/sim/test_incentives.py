@@ -52,7 +52,7 @@ def _hours_for_two_cohorts(name: str, mu_pp: tuple[float, float], cost: float) -
         observed_band=np.ones(2 * n, dtype=np.int8), needs=np.tile([True, True, False, False, False, False, False],
                                                                   (2 * n, 1)),
         engaged=np.ones(2 * n, dtype=bool), reoffended=np.zeros(2 * n, dtype=bool),
-        dose=np.zeros(2 * n, dtype=np.float32), unseen_months=np.zeros(2 * n),
+        dose=np.zeros(2 * n, dtype=np.float32),
         cohort=np.repeat(keys, n), counted=np.ones(2 * n, dtype=bool),
     )
     hours = strategy.allocate(people, cost)  # hours cheap enough that both designs buy some
