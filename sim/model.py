@@ -108,6 +108,7 @@ class PbRModel(Model):
         self._active: list[Cohort] = []
         self.monthly: list[dict[str, float]] = []
         self.month_effort = np.zeros(4)
+        self._engaged_by_band: dict[int, np.ndarray] = {}
 
         self.schedule_recurring(
             self.commissioner.pay_invoices,
@@ -170,6 +171,8 @@ class PbRModel(Model):
         area = np.repeat(np.arange(areas, dtype=np.int16), counts)
         start, _ = self.store.append(people, area, month)
         self.month_start[month + 1] = self.store.size
+        # engaged people referred this month by true band (the monthly record's denominators)
+        self._engaged_by_band[month] = np.bincount(people["true_band"], weights=people["engaged"], minlength=4)
         for a, n in enumerate(counts):
             cohort = Cohort(self, a, month, start, start + int(n))
             if self.design.contract.referral_selection:
@@ -186,13 +189,24 @@ class PbRModel(Model):
         return self.month_start[max(1, month - months + 1)]
 
     def deliver(self, month: int) -> None:
-        """Each prime serves the people in their service period."""
-        lo = self._window_start(month, self.service_months)
-        owner = self.areas.as_array()[self.store.area[lo:self.store.size]]
-        # people a prime refused at referral get no commissioned service (nobody in the model serves them)
-        owner = np.where(self.store.refused[lo:self.store.size], -1, owner)
+        """Each prime serves the people in their service period.
+
+        A cohort is a run of store rows, so a prime's caseload is the runs of the cohorts in
+        service in the areas it holds, in store order (no scan of the whole window).
+        """
+        holders = self.areas.as_array()
+        runs: dict[int, list[np.ndarray]] = {}
+        for cohort in self._active:
+            if month - cohort.month < self.service_months and cohort.stop > cohort.start:
+                runs.setdefault(int(holders[cohort.area]), []).append(np.arange(cohort.start, cohort.stop))
+        refused = self.store.refused
         for prime in self.primes:
-            prime.deliver(lo + np.flatnonzero(owner == prime.index), month)
+            parts = runs.get(prime.index)
+            rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+            if self.design.contract.referral_selection:
+                # people a prime refused at referral get no commissioned service (nobody serves them)
+                rows = rows[~refused[rows]]
+            prime.deliver(rows, month)
 
     def draw_reoffending(self, month: int) -> None:
         """Draw this month's reoffences for everyone in their follow-up window.
@@ -249,7 +263,9 @@ class PbRModel(Model):
         month = self.steps
         s = self.store
         lo = self._window_start(month, self.service_months)
-        in_service = np.bincount(s.true_band[lo:s.size], weights=s.engaged[lo:s.size], minlength=4)
+        first = max(1, month - self.service_months + 1)
+        in_service = sum((self._engaged_by_band[m] for m in range(first, min(month, self.referral_months) + 1)),
+                         np.zeros(4))
         row: dict[str, float] = {
             "month": month,
             "referrals": self.month_start[month + 1] - self.month_start[month],
