@@ -92,12 +92,16 @@ def _windowed(
         fill()
 
 
+#: Imported by a worker as it starts: the model, mechanisms included (experiments/preload.py).
+PRELOAD = "pbrsim.experiments.preload"
+
+
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """Pick a forkserver (preloaded with the worker's module) if there is one, else spawn."""
+    """Pick a forkserver (preloaded with the model) if there is one, else spawn."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         # imported once in the server, inherited by every worker it forks
-        context.set_forkserver_preload(["__main__", execute_run.__module__])
+        context.set_forkserver_preload(["__main__", execute_run.__module__, PRELOAD])
         return context
     return multiprocessing.get_context("spawn")
 
@@ -127,6 +131,7 @@ def _on_cluster(
     tasks: list[RunTask], definitions: Definitions, address: str
 ) -> Iterator[RunRecord]:
     from distributed import Client  # only needed, and only imported, for cluster runs
+    from pbrsim.experiments.cluster import load_model_on_workers
 
     batch = uuid.uuid4().hex[:8]
     try:
@@ -134,6 +139,12 @@ def _on_cluster(
     except OSError as exc:  # what distributed raises (TimeoutError included) when it cannot connect
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     with client:
+        try:
+            load_model_on_workers(client)  # once per worker now (and as workers join), not on a first run
+        except Exception as exc:  # a worker that cannot import pbrsim's model can run none of the batch
+            raise ClusterError(
+                f"the Dask workers at {address} cannot load pbrsim's model: {type(exc).__name__}: {exc}"
+            ) from None
         slots = sum(client.nthreads().values()) or 1
         logger.info("running on the Dask cluster at %s (%d worker threads)", address, slots)
         yield from _windowed(

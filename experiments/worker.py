@@ -3,7 +3,9 @@
 Kept apart from planning and execution so that a worker (a pool process or a
 Dask worker) imports only the model, not the samplers, DuckDB or the progress
 bar: a worker starts in about a second. Everything here is module-level and
-picklable.
+picklable. :func:`load_model` loads everything a run needs; workers call it
+when they start (:mod:`experiments.preload`, :mod:`experiments.cluster`), not on
+their first run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pbrsim.sim import Scenario, run_scenario
 
 from pbrsim.logs import CapturedLogs
 
-__all__ = ["RunRecord", "RunTask", "execute_run", "init_pool_worker"]
+__all__ = ["RunRecord", "RunTask", "execute_run", "init_pool_worker", "load_model"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,17 @@ def execute_run(task: RunTask, definition: dict[str, Any] | None, log_level: int
         monthly=result.monthly,
         logs=logs.records if logs is not None else [],
     )
+
+
+def load_model() -> None:
+    """Import everything a run needs, so a worker's first run costs no more than its others.
+
+    Importing this module loads the model (Mesa, pandas); the mechanism modules
+    (``MECHANISM_MODULES``) are otherwise imported by the first model built.
+    """
+    from pbrsim.sim.mechanisms import mechanism_types
+
+    mechanism_types()
 
 
 def init_pool_worker(batch_pid: int) -> None:

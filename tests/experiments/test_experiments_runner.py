@@ -105,6 +105,71 @@ def test_dask_cluster_matches_serial(serial_store: tuple[Plan, Path], tmp_path: 
     assert_same_results(out, serial)
 
 
+def _local_cluster(**kwargs: object):
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        **kwargs,
+    )
+
+
+MODEL_MODULES = ("pbrsim.sim.model", "pbrsim.sim.results", "pbrsim.sim.investment")
+
+
+def _model_loaded(client) -> list[bool]:
+    """Whether each worker has imported the model, a mechanism module included."""
+    # a lambda travels by value: the workers need not import this test module
+    loaded = client.run(lambda: all(name in sys.modules for name in MODEL_MODULES))
+    assert len(loaded) == 2
+    return list(loaded.values())
+
+
+def test_dask_workers_load_model_when_batch_connects() -> None:
+    """Workers started without a preload load the model when the runner registers its plugin."""
+    from distributed import Client
+    from pbrsim.experiments.cluster import load_model_on_workers
+
+    with _local_cluster(processes=True) as cluster, Client(cluster) as client:
+        assert _model_loaded(client) == [False, False]
+        load_model_on_workers(client)  # what run_tasks does on connecting, before any task
+        assert _model_loaded(client) == [True, True]
+
+
+def test_dask_preloaded_workers_match_serial(serial_store: tuple[Plan, Path], tmp_path: Path) -> None:
+    """Workers preloaded with pbrsim.experiments.preload have the model before any client connects,
+    and give exactly the serial results."""
+    from distributed import Client
+
+    plan, serial = serial_store
+    with _local_cluster(processes=True, preload=["pbrsim.experiments.preload"]) as cluster:
+        with Client(cluster) as client:
+            assert _model_loaded(client) == [True, True]
+        out = run_into(plan, tmp_path / "dask", cluster=cluster.scheduler_address)
+    assert_same_results(out, serial)
+
+
+def test_dask_workers_that_cannot_load_model_refused(
+    serial_store: tuple[Plan, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster whose workers cannot load the model is a ClusterError before any run is sent."""
+    from pbrsim.experiments import cluster as dask_setup
+    from pbrsim.experiments.runner import ClusterError
+
+    def broken() -> None:
+        raise ModuleNotFoundError("No module named 'pbrsim'")
+
+    monkeypatch.setattr(dask_setup, "load_model", broken)  # workers in this process see it
+    plan, _ = serial_store
+    with _local_cluster(processes=False, protocol="tcp://") as cluster:  # threads: they see the patch
+        with pytest.raises(ClusterError, match="cannot load pbrsim's model: ModuleNotFoundError"):
+            run_into(plan, tmp_path / "dask", cluster=cluster.scheduler_address)
+    assert not list((tmp_path / "dask" / "metrics").glob("*.parquet"))
+
+
 # ---------------------------------------------------------------- the store
 
 
