@@ -26,8 +26,10 @@ def one(path: str) -> None:
     from pbrsim.sim.model import PbRModel
     from pbrsim.sim.results import compute_metrics
 
+    from pbrsim.memory import keep_freed_memory
     from pbrsim.scenario_files import load_scenario
 
+    keep_freed_memory()  # as the pbrsim command and the batch workers do
     design = load_scenario(path)
     start = time.perf_counter()
     model = PbRModel(design)
