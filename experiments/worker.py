@@ -136,6 +136,9 @@ def load_model() -> None:
     """
     from pbrsim.sim.mechanisms import mechanism_types
 
+    from pbrsim.memory import keep_freed_memory
+
+    keep_freed_memory()  # a worker runs many models: keep freed blocks for reuse
     mechanism_types()
 
 

@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pbrsim`` command."""
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
+    from pbrsim.memory import keep_freed_memory
+
+    keep_freed_memory()  # the command runs whole models: keep freed blocks for reuse (pbrsim/memory.py)
     try:
         return int(args.func(args) or 0)
     except RunFolderError as exc:

@@ -15,7 +15,6 @@ too. Elsewhere than glibc (macOS, Windows, musl) it does nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import sys
 
@@ -45,9 +44,8 @@ def keep_freed_memory() -> bool:
         return True
     if not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
+        libc = ctypes.CDLL("libc.so.6")  # glibc's soname (musl has no mallopt)
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
