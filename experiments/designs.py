@@ -22,7 +22,8 @@ from pbrsim.experiments.spec import (
     SobolSweep,
     field_is_integer,
 )
-from SALib.sample import latin, morris, sobol
+
+# SALib's samplers (and scipy.stats under them, about a second) are imported only by a sampled sweep.
 
 __all__ = ["Design", "build_design", "salib_problem"]
 
@@ -61,6 +62,8 @@ def salib_problem(sweep: LatinSweep | SobolSweep | MorrisSweep) -> dict[str, Any
 def _draw(
     sweep: LatinSweep | SobolSweep | MorrisSweep, problem: dict[str, Any], seed: int
 ) -> np.ndarray:
+    from SALib.sample import latin, morris, sobol
+
     match sweep:
         case LatinSweep():
             return latin.sample(problem, sweep.samples, seed=seed)

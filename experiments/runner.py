@@ -24,7 +24,7 @@ from queue import SimpleQueue
 from typing import Any
 
 from pbrsim.experiments.store import ResultsStore
-from pbrsim.experiments.worker import RunRecord, RunTask, execute_run, init_pool_worker
+from pbrsim.experiments.worker import RunRecord, RunTask, execute_run, import_model, init_pool_worker
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -173,7 +173,13 @@ def _records(
         return _on_cluster(tasks, definitions, cluster)
     if workers > 1 and len(tasks) > 1:
         return _in_pool(tasks, definitions, min(workers, len(tasks)))
-    return (execute_run(t, definitions.get(t.scenario_hash or "")) for t in tasks)
+    return _in_process(tasks, definitions)
+
+
+def _in_process(tasks: list[RunTask], definitions: Definitions) -> Iterator[RunRecord]:
+    import_model()  # before the first run, so that run's time is its own
+    for task in tasks:
+        yield execute_run(task, definitions.get(task.scenario_hash or ""))
 
 
 def _last_line(text: str | None) -> str:

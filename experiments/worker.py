@@ -3,9 +3,10 @@
 Kept apart from planning and execution so that a worker (a pool process or a
 Dask worker) imports only the model, not the samplers, DuckDB or the progress
 bar: a worker starts in about a second. Everything here is module-level and
-picklable. :func:`load_model` loads everything a run needs; workers call it
-when they start (:mod:`experiments.preload`, :mod:`experiments.cluster`), not on
-their first run.
+picklable. The model itself is imported on first use (:func:`import_model`), so
+a batch process that only hands runs to a pool or a cluster never loads it;
+workers call :func:`load_model` when they start (:mod:`experiments.preload`,
+:mod:`experiments.cluster`), not on their first run.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -20,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from pbrsim.sim import Scenario, run_scenario
+from pbrsim.sim import Scenario  # the schema; ``run_scenario`` (the model) is imported on first use
 
 from pbrsim.logs import CapturedLogs
 
-__all__ = ["RunRecord", "RunTask", "execute_run", "init_pool_worker", "load_model"]
+__all__ = ["RunRecord", "RunTask", "execute_run", "import_model", "init_pool_worker", "load_model"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def execute_run(task: RunTask, definition: dict[str, Any] | None, log_level: int
     """
     if task.problem is not None or definition is None:
         return RunRecord.failure(task, task.problem or "no scenario definition")
+    run_scenario = sys.modules[__name__].run_scenario  # this module's, as imported (or replaced in a test)
     start = time.perf_counter()
     with CapturedLogs(log_level) if log_level is not None else contextlib.nullcontext() as logs:
         try:
@@ -128,18 +131,34 @@ def execute_run(task: RunTask, definition: dict[str, Any] | None, log_level: int
     )
 
 
-def load_model() -> None:
-    """Import everything a run needs, so a worker's first run costs no more than its others.
+def __getattr__(name: str) -> Any:
+    """``run_scenario``: the model (Mesa), imported the first time it is asked for."""
+    if name == "run_scenario":
+        from pbrsim.sim.results import run_scenario
 
-    Importing this module loads the model (Mesa, pandas); the mechanism modules
-    (``MECHANISM_MODULES``) are otherwise imported by the first model built.
+        globals()["run_scenario"] = run_scenario
+        return run_scenario
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def import_model() -> None:
+    """Import everything a run needs: the model (Mesa) and the mechanism modules.
+
+    The mechanism modules (``MECHANISM_MODULES``) would otherwise be imported by
+    the first model built, inside the first run.
     """
     from pbrsim.sim.mechanisms import mechanism_types
 
+    sys.modules[__name__].run_scenario  # noqa: B018  (imports the model)
+    mechanism_types()
+
+
+def load_model() -> None:
+    """Make this process a worker: the model imported and freed memory kept, before its first run."""
     from pbrsim.memory import keep_freed_memory
 
     keep_freed_memory()  # a worker runs many models: keep freed blocks for reuse
-    mechanism_types()
+    import_model()
 
 
 def init_pool_worker(batch_pid: int) -> None:
