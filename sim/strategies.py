@@ -408,9 +408,25 @@ class Beliefs:
                       months.astype(np.float64), needs.astype(np.float64)]
         y = first.astype(np.float64)
         xtx = np.zeros((4, cls._K, cls._K))
+        xty = np.zeros((4, cls._K))
+        # sums of products of whole numbers (1, m, n, y) are exact in any order: count people by
+        # (band, m, n, y) once and weight the counts; only the sums with reach go person by person
+        m_int, n_int, y_int = months.astype(np.intp), needs.astype(np.intp), first.astype(np.intp)
+        m_span, n_span = int(m_int.max(initial=0)) + 1, int(n_int.max(initial=0)) + 1
+        key = ((b * m_span + m_int) * n_span + n_int) * 2 + y_int
+        counts = np.bincount(key, minlength=4 * m_span * n_span * 2).reshape(4, m_span, n_span, 2)
+        m_of = np.arange(m_span, dtype=np.float64)[None, :, None, None]
+        n_of = np.arange(n_span, dtype=np.float64)[None, None, :, None]
+        y_of = np.arange(2, dtype=np.float64)[None, None, None, :]
+        whole = {0: 1.0, 2: m_of, 3: n_of}
         for i, j in cls._PAIRS:
-            xtx[:, i, j] = xtx[:, j, i] = total(covariates[i] * covariates[j])
-        xty = np.stack([total(c * y) for c in covariates], axis=1)
+            if i != 1 and j != 1:
+                xtx[:, i, j] = xtx[:, j, i] = (counts * (whole[i] * whole[j])).sum(axis=(1, 2, 3))
+            else:
+                xtx[:, i, j] = xtx[:, j, i] = total(covariates[i] * covariates[j])
+        for i in (0, 2, 3):
+            xty[:, i] = (counts * (whole[i] * y_of)).sum(axis=(1, 2, 3))
+        xty[:, 1] = total(reach * y)
         before = np.flatnonzero(reoffended_before)
         b_before = all_band[before].astype(np.intp)
         later_stats = np.stack([np.bincount(b_before, minlength=4).astype(np.float64),
