@@ -99,6 +99,11 @@ def _guarded(command: Callable[[], int], out: Path) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from pbrsim.experiments.pool import start_pool_server
+
+    if not args.cluster:
+        start_pool_server(args.workers)  # it loads the model while this process plans the batch
+
     from pbrsim.experiments.batch import execute_plan
     from pbrsim.experiments.plan import plan_experiment
     from pbrsim.experiments.spec import Experiment
@@ -136,6 +141,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from pbrsim.experiments.batch import execute_plan
     from pbrsim.experiments.plan import plan_experiment
+    from pbrsim.experiments.pool import start_pool_server
     from pbrsim.experiments.sensitivity import is_sensitivity_design, write_sensitivity
     from pbrsim.experiments.spec import load_experiment
 
@@ -144,6 +150,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
     def experiment() -> int:
         definition = load_experiment(file)
+        if not (args.cluster or definition.cluster):
+            start_pool_server(args.workers)  # it loads the model while this process plans the batch
         plan = plan_experiment(definition, file.parent, file=str(file))
         store, failed = execute_plan(
             plan,

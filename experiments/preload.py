@@ -3,7 +3,7 @@
 Importing this module loads the model (:func:`experiments.worker.load_model`):
 
 * the local process pool's forkserver imports it once, and every worker it
-  forks inherits the model (:func:`experiments.runner._pool_context`);
+  forks inherits the model (:mod:`experiments.pool`);
 * a Dask worker started with ``dask worker tcp://scheduler:8786 --preload
   pbrsim.experiments.preload`` (or ``LocalCluster(preload=["pbrsim.experiments.preload"])``)
   loads it as it starts, before any client connects. Workers started without

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import multiprocessing
 import os
 import time
 import uuid
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import Any
 
+from pbrsim.experiments.pool import default_workers, pool_context  # default_workers: re-exported
 from pbrsim.experiments.store import ResultsStore
 from pbrsim.experiments.worker import RunRecord, RunTask, execute_run, import_model, init_pool_worker
 from rich.console import Console
@@ -52,14 +52,6 @@ CONNECT_TIMEOUT_S = 30
 
 class ClusterError(RuntimeError):
     """The Dask cluster named for a batch cannot be used."""
-
-
-def default_workers() -> int:
-    """Count the cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _windowed(
@@ -92,24 +84,10 @@ def _windowed(
         fill()
 
 
-#: Imported by a worker as it starts: the model, mechanisms included (experiments/preload.py).
-PRELOAD = "pbrsim.experiments.preload"
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """Pick a forkserver (preloaded with the model) if there is one, else spawn."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        # imported once in the server, inherited by every worker it forks
-        context.set_forkserver_preload(["__main__", execute_run.__module__, PRELOAD])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
 def _in_pool(tasks: list[RunTask], definitions: Definitions, workers: int) -> Iterator[RunRecord]:
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=_pool_context(),
+        mp_context=pool_context(),  # workers forked from a server that has loaded the model
         initializer=init_pool_worker,
         initargs=(os.getpid(),),
     )
