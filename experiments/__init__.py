@@ -14,9 +14,9 @@ One module per step, each usable on its own:
 * :mod:`experiments.worker` -- the module-level function a worker runs.
 * :mod:`experiments.runner` -- serial, process-pool or Dask execution with a
   progress bar; each finished run is streamed to the store.
-* :mod:`experiments.preload` and :mod:`experiments.cluster` -- workers load the
-  model when they start, not on their first run: the pool's forkserver imports
-  ``preload``; on Dask the runner registers a worker plugin, or workers are
+* :mod:`experiments.preload`, :mod:`experiments.pool` and :mod:`experiments.cluster`
+  -- workers load the model when they start, not on their first run: the pool's
+  forkserver (``pool``) imports ``preload``; on Dask the runner registers a worker plugin, or workers are
   started with ``dask worker ADDRESS --preload pbrsim.experiments.preload``.
 * :mod:`experiments.store` -- the results folder (batch.json, scenarios/,
   metrics/ and monthly/ Parquet files, one per run, written atomically),
