@@ -11,7 +11,7 @@ Every metric is defined in docs/ODD.md ("Observation").
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +49,43 @@ def _ratio(num: float, den: float) -> float | None:
     return float(num / den)
 
 
+# The measures read float32 and int8 columns of up to millions of rows. Arithmetic that the
+# definitions do in float64 goes a block of rows at a time (no whole-column float64 copies), and a
+# sum over a group is the sum of that group's rows, in the order NumPy would add them.
+_BLOCK = 1 << 15  # at least 128 rows, NumPy's shortest piece in a pairwise sum (see _sum64)
+
+
+def _sum64(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
+    """``x.astype(float).sum()`` (or ``fn(x.astype(float)).sum()``, ``fn`` elementwise) to the last bit.
+
+    NumPy adds a float64 array pairwise, halving it at a multiple of 8 until the pieces are short;
+    halving the same way down to pieces of ``_BLOCK`` rows and adding each piece as NumPy would
+    builds the same tree of additions, without a float64 copy of the whole of ``x``.
+    """
+    n = x.shape[0]
+    if n <= _BLOCK:
+        piece = x.astype(np.float64)
+        return float((piece if fn is None else fn(piece)).sum())
+    half = n // 2
+    half -= half % 8
+    return _sum64(x[:half], fn) + _sum64(x[half:], fn)
+
+
+def _mean64(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
+    """``x.astype(float).mean()`` (or of ``fn`` of it) to the last bit; nan for no rows, without a warning."""
+    return _sum64(x, fn) / x.shape[0] if x.shape[0] else math.nan
+
+
+def _count(mask: np.ndarray) -> int:
+    return int(np.count_nonzero(mask))
+
+
+def _select(mask: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    """``column[mask]`` for each column (1-D, as long as ``mask``), finding the rows once."""
+    rows = np.flatnonzero(mask)
+    return [np.asarray(c).take(rows) for c in columns]
+
+
 def run_scenario(scenario: Scenario, seed: int | None = None) -> RunResult:
     """Run one replication of a scenario to the end of its outcome run-off."""
     model = PbRModel(scenario, rng=seed)
@@ -73,6 +110,9 @@ def _monthly(model: PbRModel, ledger: pd.DataFrame) -> pd.DataFrame:
         money = money.reindex(monthly.index, fill_value=0.0).fillna(0.0)
         monthly = monthly.join(money.add_prefix("paid_"))
     return monthly.reset_index()
+
+
+_FIRST_HOUR_COLUMNS = ("pay_band", "hazard", "responsiveness", "complexity", "n_needs", "frequency")
 
 
 def _first_hour_value(people: Mapping[str, np.ndarray], binary_value: np.ndarray,
@@ -134,71 +174,105 @@ def effort_measures(people: Mapping[str, np.ndarray], *, binary_value: np.ndarra
 
     """
     m: dict[str, float | None] = {}
-    engaged = people["engaged"].astype(bool)
-    refused = people["refused"].astype(bool)
-    hours = people["hours"].astype(float)
-    n_needs = people["n_needs"].astype(int)
-    complexity = people["complexity"].astype(float)
-    band = people["true_band"].astype(int)
-    h = hours[engaged]
-    mean = float(h.mean()) if h.size else 0.0
+    # Every figure here is about the people who engaged: their columns, in referral order, in the
+    # columns' own types; float64 where the definition computes in it, a block of rows at a time.
+    engaged = np.asarray(people["engaged"], dtype=bool)
+    h, band = _select(engaged, people["hours"], people["true_band"])
+    size = h.shape[0]
+    mean = _sum64(h) / size if size else 0.0
+
+    def blocks(*columns: str):
+        """The engaged a block of rows at a time, with their ``columns``.
+
+        Yields where the block's engaged people are among the engaged, the block's rows, which of
+        them engaged, and those people's columns.
+        """
+        done = 0
+        for start in range(0, engaged.shape[0], _BLOCK):
+            rows = slice(start, start + _BLOCK)
+            keep = engaged[rows]
+            stop = done + _count(keep)
+            chosen = _select(keep, *(people[k][rows] for k in columns))
+            yield slice(done, stop), rows, keep, dict(zip(columns, chosen, strict=True))
+            done = stop
 
     # Today's effort-targeting figures, under names that say what they are.
-    first_hour = _first_hour_value(people, binary_value, frequency_value, follow_up_months)
-    profit = first_hour[engaged]
-    if h.size and np.ptp(profit) > 0:
-        better = profit >= np.median(profit)
+    value = np.empty(size)  # the first hour's value to the prime, then expected payment per pound of an hour
+    for at, _, _, p in blocks(*_FIRST_HOUR_COLUMNS):
+        value[at] = _first_hour_value(p, binary_value, frequency_value, follow_up_months)
+    if size and np.ptp(value) > 0:
+        better = value >= np.median(value)
         m["effort_ratio_better_paying_half"] = (
-            _ratio(h[better].mean(), h[~better].mean()) if (~better).any() else None)
+            _ratio(_mean64(h.compress(better)), _mean64(h.compress(~better))) if not better.all() else None)
+        del better
     else:
-        m["effort_ratio_better_paying_half"] = 1.0 if h.size else None
-    under_half = h < 0.5 * mean if mean > 0 else np.ones(h.shape, dtype=bool)
-    m["share_under_half_mean_effort"] = _ratio(under_half.sum(), h.size)
+        m["effort_ratio_better_paying_half"] = 1.0 if size else None
+    under_half = h < np.float64(0.5 * mean) if mean > 0 else np.ones(h.shape, dtype=bool)
+    m["share_under_half_mean_effort"] = _ratio(_count(under_half), size)
     for b, name in enumerate(BAND_NAMES):
-        in_band = band[engaged] == b
-        m[f"share_under_half_mean_effort_{name}"] = _ratio(under_half[in_band].sum(), in_band.sum())
-    m["effort_ratio_very_high"] = _ratio(h[band[engaged] == 3].mean() if (band[engaged] == 3).any() else 0.0,
-                                         mean)
+        in_band = band == b
+        m[f"share_under_half_mean_effort_{name}"] = _ratio(_count(under_half & in_band), _count(in_band))
+    very_high = band == 3
+    m["effort_ratio_very_high"] = _ratio(_mean64(h.compress(very_high)) if very_high.any() else 0.0, mean)
+    del under_half, in_band, very_high
 
     # Creaming: hours (refusals count as none) of the quarter with the best expected payment per pound
     # of an hour against the worst quarter. With no outcome payments, results per pound rank them.
-    if np.any(binary_value) or np.any(frequency_value):
-        value = first_hour  # the contract's own values, as above
-    else:  # a first reoffence avoided counts 1, as if it were paid for
-        value = _first_hour_value(people, np.ones_like(binary_value), np.zeros_like(frequency_value),
-                                  follow_up_months)
-    if effortless_value is not None and np.any(effortless_value):
-        owed = max(floor_per_month * service_months, 1.0)
-        clean = (1.0 - people["hazard"].astype(float)) ** follow_up_months
-        value = value + effortless_value[people["pay_band"].astype(np.intp)] * clean / owed
-    per_pound = (value / np.broadcast_to(np.asarray(cost_per_hour, dtype=float), hours.shape))[engaged]
-    quarters = _quarters(per_pound)
+    paid = bool(np.any(binary_value) or np.any(frequency_value))  # then the contract's own values, as above
+    add_effortless = effortless_value is not None and bool(np.any(effortless_value))
+    owed = max(floor_per_month * service_months, 1.0)
+    cost = np.asarray(cost_per_hour, dtype=float)
+    columns = (() if paid else _FIRST_HOUR_COLUMNS) + (("pay_band", "hazard") if add_effortless else ())
+    for at, rows, keep, p in blocks(*dict.fromkeys(columns)):
+        if not paid:  # a first reoffence avoided counts 1, as if it were paid for
+            value[at] = _first_hour_value(p, np.ones_like(binary_value), np.zeros_like(frequency_value),
+                                          follow_up_months)
+        if add_effortless:
+            clean = (1.0 - p["hazard"].astype(float)) ** follow_up_months
+            value[at] = value[at] + effortless_value[p["pay_band"].astype(np.intp)] * clean / owed
+        value[at] /= cost if cost.ndim == 0 else np.broadcast_to(cost, engaged.shape)[rows].compress(keep)
+    quarters = _quarters(value)  # of the expected payment per pound
+    del value
     if quarters is None:
-        m["creaming_index"] = 1.0 if h.size else None
+        m["creaming_index"] = 1.0 if size else None
     else:
         top, bottom = quarters
-        m["creaming_index"] = _ratio(h[top].mean(), h[bottom].mean())
+        m["creaming_index"] = _ratio(_mean64(h.compress(top)), _mean64(h.compress(bottom)))
+        del top, bottom
+    del quarters
 
     # Parking: the hardest to help (the top quarter by complexity of participants with a need) left at
     # the floor plus no more than half the extra effort the other participants get on average.
-    participants = engaged & ~refused
-    needy = participants & (n_needs > 0)
-    cut = float(np.quantile(complexity[needy], 0.75)) if needy.any() else math.inf
-    hardest_referral = engaged & (n_needs > 0) & (complexity >= cut)
-    hardest = hardest_referral & ~refused
-    per_month = hours / float(service_months)
+    refused, n_needs = _select(engaged, np.asarray(people["refused"], dtype=bool), people["n_needs"])
+    participants = ~refused
+    with_need = n_needs > 0
+    needy = np.zeros(engaged.shape, dtype=bool)  # over everybody referred
+    needy[engaged] = participants & with_need
+    complexity = np.asarray(people["complexity"])
+    cut = (float(np.quantile(complexity.compress(needy).astype(np.float64), 0.75, overwrite_input=True))
+           if needy.any() else math.inf)
+    del needy
+    hardest_referral = with_need & (complexity >= np.float64(cut)).compress(engaged)
+    hardest = hardest_referral & participants
+    months = float(service_months)  # hours a month: hours / months, in float64
     others = participants & ~hardest
-    extra = float(np.maximum(per_month[others] - floor_per_month, 0.0).mean()) if others.any() else 0.0
+    extra = (_mean64(h.compress(others), lambda hours: np.maximum(hours / months - floor_per_month, 0.0))
+             if others.any() else 0.0)
     # the bare minimum: the floor, or above it by no more than half the others' extra effort
-    at_minimum = per_month <= floor_per_month + 0.5 * extra
-    m["hardest_to_help_at_minimum_share"] = _ratio((at_minimum & hardest).sum(), hardest.sum())
-    m["others_at_minimum_share"] = _ratio((at_minimum & others).sum(), others.sum())
+    limit = floor_per_month + 0.5 * extra
+    at_minimum = np.empty(size, dtype=bool)
+    for start in range(0, size, _BLOCK):
+        rows = slice(start, start + _BLOCK)
+        at_minimum[rows] = h[rows].astype(np.float64) / months <= limit
+    m["hardest_to_help_at_minimum_share"] = _ratio(_count(at_minimum & hardest), _count(hardest))
+    m["others_at_minimum_share"] = _ratio(_count(at_minimum & others), _count(others))
 
     def excess(group: np.ndarray, rest: np.ndarray) -> float | None:
         """Share of ``group`` at the bare minimum less the share of ``rest``, in percentage points."""
-        if not group.any() or not rest.any():
+        n_group, n_rest = _count(group), _count(rest)
+        if not n_group or not n_rest:
             return None
-        return 100.0 * float(at_minimum[group].mean() - at_minimum[rest].mean())
+        return 100.0 * float(_count(at_minimum & group) / n_group - _count(at_minimum & rest) / n_rest)
 
     m["parking_share"] = excess(hardest, others)
     for b, name in enumerate(BAND_NAMES):
@@ -207,8 +281,8 @@ def effort_measures(people: Mapping[str, np.ndarray], *, binary_value: np.ndarra
     parked = at_minimum
     for k in NEEDS_WORDS:  # exactly k needs, or 4 and more
         group = participants & ((n_needs >= 4) if k == "4_plus" else (n_needs == int(k)))
-        m[f"parking_share_needs_{k}"] = _ratio((parked & group).sum(), group.sum())
-    m["refused_share_hardest_to_help"] = _ratio((hardest_referral & refused).sum(), hardest_referral.sum())
+        m[f"parking_share_needs_{k}"] = _ratio(_count(parked & group), _count(group))
+    m["refused_share_hardest_to_help"] = _ratio(_count(hardest_referral & refused), _count(hardest_referral))
     return m
 
 
@@ -232,21 +306,50 @@ def _cost_per_hour(s: dict[str, np.ndarray], model: PbRModel) -> float | np.ndar
     costs = {float(p.spec.unit_cost_per_hour) for p in model.primes}
     if len(costs) == 1:
         return costs.pop()
-    area = s["area"].astype(np.int64)
-    month = s["referral_month"].astype(np.int64)
-    pairs, where = np.unique(np.stack([area, month]), axis=1, return_inverse=True)
-    cost = np.array([float(model.areas.holder_at(int(a), int(mo), model.primes).spec.unit_cost_per_hour)
-                     for a, mo in pairs.T])
-    return cost[where.ravel()]
+    area, month = s["area"], s["referral_month"]
+    n = area.shape[0]
+    if not n:
+        return np.empty(0)
+    # one cell per (referral month, area): the prime is looked up once for each pair that occurs
+    width = int(area.max()) + 1
+    cells = (int(month.max()) + 1) * width
+    blocks = [slice(start, start + _BLOCK) for start in range(0, n, _BLOCK)]
+    occurs = np.zeros(cells, dtype=bool)
+    for rows in blocks:
+        occurs[month[rows].astype(np.intp) * width + area[rows]] = True
+    table = np.zeros(cells)
+    for cell in np.flatnonzero(occurs).tolist():
+        mo, a = divmod(cell, width)
+        table[cell] = float(model.areas.holder_at(a, mo, model.primes).spec.unit_cost_per_hour)
+    cost = np.empty(n)
+    for rows in blocks:
+        cost[rows] = table[month[rows].astype(np.intp) * width + area[rows]]
+    return cost
 
 
 def _learning_and_groups(s: dict[str, np.ndarray], model: PbRModel) -> dict[str, float | None]:
     """What adaptive primes learnt against the truth, and creaming inside payment groups (ODD 4.11.1)."""
     m: dict[str, float | None] = {}
-    engaged = s["engaged"] & ~s["refused"] & (s["n_needs"] > 0)
-    band = s["pay_band"].astype(np.intp)
-    truth = np.array([float(s["responsiveness"][engaged & (band == b)].mean()) if (engaged & (band == b)).any()
-                      else np.nan for b in range(4)])
+    eligible = s["engaged"] & ~s["refused"] & (s["n_needs"] > 0)
+    group_of = np.where(eligible, s["pay_band"], np.int8(-1))  # the assessed band, of participants with a need
+    # creaming inside payment groups: within each assessed band, hours of the quarter with the best true
+    # results per pound of a first hour (responsiveness / complexity) against the worst quarter
+    truth = np.full(4, np.nan)
+    top = bottom = 0.0
+    for b in range(4):
+        group = group_of == b
+        size = _count(group)
+        if not size:
+            continue
+        responsiveness, complexity, hours = _select(group, s["responsiveness"], s["complexity"], s["hours"])
+        truth[b] = float(responsiveness.mean())
+        if size < 8:
+            continue
+        per_pound = responsiveness / complexity
+        lo, hi = np.quantile(per_pound, [0.25, 0.75])
+        best, worst = per_pound >= hi, per_pound <= lo
+        top += _sum64(hours.compress(best)) / max(_count(best), 1) * size
+        bottom += _sum64(hours.compress(worst)) / max(_count(worst), 1) * size
     learnt = [p.strategy.beliefs.effect for p in model.primes if getattr(p.strategy, "beliefs", None) is not None]
     mean_learnt = np.mean(learnt, axis=0) if learnt else np.full(4, np.nan)
     for b, name in enumerate(BAND_NAMES):
@@ -254,18 +357,7 @@ def _learning_and_groups(s: dict[str, np.ndarray], model: PbRModel) -> dict[str,
         m[f"learnt_effect_{name}"] = None if np.isnan(mean_learnt[b]) else float(mean_learnt[b])
     errors = [np.abs(e - truth) for e in learnt]
     m["learnt_effect_error"] = float(np.nanmean(errors)) if learnt else None
-    # creaming inside payment groups: within each assessed band, hours of the quarter with the best true
-    # results per pound of a first hour (responsiveness / complexity) against the worst quarter
-    hours, per_pound = s["hours"].astype(float), s["responsiveness"] / s["complexity"]
-    top = bottom = 0.0
-    for b in range(4):
-        group = engaged & (band == b)
-        if group.sum() < 8:
-            continue
-        lo, hi = np.quantile(per_pound[group], [0.25, 0.75])
-        top += hours[group & (per_pound >= hi)].sum() / max((group & (per_pound >= hi)).sum(), 1) * group.sum()
-        bottom += hours[group & (per_pound <= lo)].sum() / max((group & (per_pound <= lo)).sum(), 1) * group.sum()
-    m["effort_ratio_within_groups"] = _ratio(top, bottom) if top + bottom > 0 else (1.0 if engaged.any() else None)
+    m["effort_ratio_within_groups"] = _ratio(top, bottom) if top + bottom > 0 else (1.0 if eligible.any() else None)
     return m
 
 
@@ -277,26 +369,28 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     n = len(s["risk"])
     treated = s["first_month"] >= 0
     untreated = s["untreated_first_month"] >= 0
-    reoffences = s["reoffences"].astype(float)
-    u_reoffences = s["untreated_reoffences"].astype(float)
+    n_treated, n_untreated = _count(treated), _count(untreated)
+    # whole numbers: the same sums in any order
+    reoffences = float(s["reoffences"].sum(dtype=np.int64))
+    u_reoffences = float(s["untreated_reoffences"].sum(dtype=np.int64))
     counted = cohorts["counted"].sum() if "counted" in cohorts else 0.0
 
     m: dict[str, float | None] = {"referrals": float(n), "people_measured": float(counted)}
     refused = s["refused"]
     m["referral_selection"] = float(model.design.contract.referral_selection)
-    m["referrals_refused"] = float(refused.sum())
+    m["referrals_refused"] = float(_count(refused))
     for b, band in enumerate(BAND_NAMES):
         in_band = s["true_band"] == b
-        m[f"refusal_rate_{band}"] = _ratio(refused[in_band].sum(), in_band.sum())
+        m[f"refusal_rate_{band}"] = _ratio(_count(refused & in_band), _count(in_band))
     # True outcomes, over everybody referred
-    m["true_reoffending_rate"] = _ratio(treated.sum(), n)
-    m["untreated_reoffending_rate"] = _ratio(untreated.sum(), n)
-    m["true_reoffences_per_offender"] = _ratio(reoffences.sum(), n)
-    m["untreated_reoffences_per_offender"] = _ratio(u_reoffences.sum(), n)
-    m["reoffences_per_reoffender"] = _ratio(reoffences.sum(), treated.sum())
-    m["untreated_reoffences_per_reoffender"] = _ratio(u_reoffences.sum(), untreated.sum())
-    m["true_impact_pp"] = 100.0 * (untreated.sum() - treated.sum()) / n if n else None
-    avoided_true = float(u_reoffences.sum() - reoffences.sum())
+    m["true_reoffending_rate"] = _ratio(n_treated, n)
+    m["untreated_reoffending_rate"] = _ratio(n_untreated, n)
+    m["true_reoffences_per_offender"] = _ratio(reoffences, n)
+    m["untreated_reoffences_per_offender"] = _ratio(u_reoffences, n)
+    m["reoffences_per_reoffender"] = _ratio(reoffences, n_treated)
+    m["untreated_reoffences_per_reoffender"] = _ratio(u_reoffences, n_untreated)
+    m["true_impact_pp"] = 100.0 * (n_untreated - n_treated) / n if n else None
+    avoided_true = u_reoffences - reoffences
     m["reoffences_avoided_true"] = avoided_true
     # What the commissioner measured, over the people its cohort definition counts
     if counted:
@@ -357,21 +451,30 @@ def compute_metrics(model: PbRModel, cohorts: pd.DataFrame) -> dict[str, float |
     # front-line delivery by primes and sub-primes alike
     m["front_line_share"] = _ratio(led.total(Kind.DELIVERY_COST), outlay)
     # Effort and outcomes by true risk band and protected group (equality reporting)
-    hours = s["hours"].astype(float)
+    hours = s["hours"]
     engaged = s["engaged"]
-    m["hours_per_person"] = _ratio(hours.sum(), n)
-    groups = {band: s["true_band"] == b for b, band in enumerate(BAND_NAMES)}
-    groups |= {"female": s["female"], "male": ~s["female"]}
-    groups |= {f"age_{g}": s["age_group"] == i for i, g in enumerate(AGE_GROUPS)}
-    for name, mask in groups.items():
-        size = int(mask.sum())
+    m["hours_per_person"] = _ratio(_sum64(hours), n)
+
+    def groups():  # one mask at a time
+        for b, band in enumerate(BAND_NAMES):
+            yield band, s["true_band"] == b
+        yield "female", s["female"]
+        yield "male", ~s["female"]
+        for i, g in enumerate(AGE_GROUPS):
+            yield f"age_{g}", s["age_group"] == i
+
+    for name, mask in groups():
+        size = _count(mask)
+        working = mask & engaged
+        group_treated, group_untreated = _count(mask & treated), _count(mask & untreated)
         m[f"share_{name}"] = _ratio(size, n)
-        m[f"hours_per_engaged_person_{name}"] = _ratio(hours[mask & engaged].sum(), (mask & engaged).sum())
-        m[f"true_reoffending_rate_{name}"] = _ratio(treated[mask].sum(), size)
-        m[f"untreated_reoffending_rate_{name}"] = _ratio(untreated[mask].sum(), size)
+        m[f"hours_per_engaged_person_{name}"] = _ratio(_sum64(hours.compress(working)), _count(working))
+        m[f"true_reoffending_rate_{name}"] = _ratio(group_treated, size)
+        m[f"untreated_reoffending_rate_{name}"] = _ratio(group_untreated, size)
         m[f"true_impact_pp_{name}"] = (
-            100.0 * float(untreated[mask].sum() - treated[mask].sum()) / size if size else None
+            100.0 * float(group_untreated - group_treated) / size if size else None
         )
+    del treated, untreated, in_band, mask, working
     m.update(_learning_and_groups(s, model))
     m.update(_creaming_and_parking(s, model))
     # supply chain, stewardship, social impact bond, commissioning: whatever the scenario has
