@@ -21,8 +21,9 @@ import pandas as pd
 from pbrsim.experiments.designs import build_design
 from pbrsim.experiments.spec import Experiment, MorrisSweep, SobolSweep
 from pbrsim.experiments.store import SENSITIVITY_FILE, read_batch, read_metrics, write_atomic
-from SALib.analyze import morris as morris_analysis
-from SALib.analyze import sobol as sobol_analysis
+
+# SALib's analysers (and scipy.stats under them, about half a second) are imported by the analysis
+# only, so `pbrsim experiment` of a design without one does not load them.
 
 __all__ = ["SENSITIVITY_FILE", "analyse_store", "is_sensitivity_design", "write_sensitivity"]
 
@@ -51,6 +52,9 @@ def analyse_store(root: str | Path) -> tuple[pd.DataFrame, list[str]]:
         ValueError: the store's experiment is not a Sobol or Morris design.
 
     """
+    from SALib.analyze import morris as morris_analysis
+    from SALib.analyze import sobol as sobol_analysis
+
     batch = read_batch(root)
     experiment = Experiment.model_validate(batch["experiment"]["definition"])
     sweep = experiment.sweep
