@@ -306,6 +306,7 @@ class Beliefs:
         self.xtx = np.zeros((4, self._K, self._K))
         self.xty = np.zeros((4, self._K))
         self.later = np.zeros((2, 4))  # exposure, events
+        self._cached: tuple[np.ndarray, np.ndarray] | None = None  # the posterior, until new evidence
 
     @property
     def exposure(self) -> np.ndarray:
@@ -314,6 +315,11 @@ class Beliefs:
 
     def _posterior(self) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean of (a, g, d, k) and its covariance, by band: shapes (4, 4) and (4, 4, 4)."""
+        if self._cached is None:
+            self._cached = self._solve()
+        return self._cached
+
+    def _solve(self) -> tuple[np.ndarray, np.ndarray]:
         h0, w = self.prior_hazard, self.w
         precision0 = w / h0
         n, y = self.xtx[:, 0, 0], self.xty[:, 0]
@@ -439,6 +445,7 @@ class Beliefs:
         self.xtx += xtx
         self.xty += xty
         self.later += later
+        self._cached = None
 
     def observe(self, band: np.ndarray, at_risk: np.ndarray, reach: np.ndarray, first: np.ndarray,
                 reoffended_before: np.ndarray, later: np.ndarray,
@@ -516,13 +523,12 @@ class MarginalStrategy:
             # the share of a reading's spread that is the person rather than the noise (shrinkage)
             self._signal_weight = (LOG_RESPONSIVENESS_VAR / (LOG_RESPONSIVENESS_VAR + noise),
                                    COMPLEXITY_SPREAD ** 2 / (COMPLEXITY_SPREAD ** 2 + noise))
-        # belief about each cohort's measured result: sums by (cohort, band), kept from month to month
-        slots = (contract.referral_months + 2) * self.areas
-        self._outlook = np.zeros((slots, 5, 4))  # n, fewer & var of reoffenders, fewer & var of reoffences
-        self._seen = np.zeros(slots, dtype=bool)
+        # belief about each cohort it has served, by cohort key: sums by band of n, fewer and var of
+        # reoffenders, fewer and var of reoffences (5, 4), kept from month to month
+        self._outlook: dict[int, np.ndarray] = {}
         self._intake = np.full((self.areas, 4, 4), np.nan)  # per-person template for a new cohort, by area
-        self._expected = np.zeros(slots)  # expected outcome payment per cohort (a contract-wide cap)
-        self._expected_var = np.zeros(slots)
+        # expected outcome payment of each cohort and its variance, as last valued (a contract-wide cap)
+        self._expected: dict[int, tuple[float, float]] = {}
         self.reprice(contract, block_grant_per_referral(scenario))
 
     @classmethod
@@ -553,8 +559,9 @@ class MarginalStrategy:
         month = caseload.month
         new = keys // self.areas == month
         groups = np.bincount(local * 4 + band, weights=counted, minlength=keys.size * 4).reshape(-1, 4)
-        stored = self._outlook[keys]  # (cohorts, 5, 4)
-        known = self._seen[keys] & ~new
+        nothing = np.zeros((5, 4))
+        stored = np.stack([self._outlook.get(k, nothing) for k in keys.tolist()]).reshape(-1, 5, 4)
+        known = np.array([k in self._outlook for k in keys.tolist()], dtype=bool) & ~new
         template = self._intake[keys % self.areas]  # per person, (cohorts, 4 stats, 4 bands)
         has_template = ~np.isnan(template).any(axis=(1, 2))
         ready = known | (new & has_template)
@@ -578,8 +585,8 @@ class MarginalStrategy:
         # a cohort the prime has no belief about yet is valued at the linear price
         v_bin = np.where(ready[:, None], v_bin, self.linear_binary[None, :])
         v_freq = np.where(ready[:, None], v_freq, self.linear_frequency[None, :])
-        self._expected[keys[ready]] = expected[ready]
-        self._expected_var[keys[ready]] = variance[ready]
+        for key, e, v in zip(keys[ready].tolist(), expected[ready].tolist(), variance[ready].tolist(), strict=True):
+            self._expected[key] = (e, v)
         if caseload.cap_headroom is not None:
             cap = self._total_cap_factor(keys, month, caseload.cap_headroom)
             v_bin, v_freq = v_bin * cap[:, None], v_freq * cap[:, None]
@@ -597,9 +604,12 @@ class MarginalStrategy:
         """
         first = min(max(month - self.follow_up - self.lag, 0) * self.areas, int(keys.min()))
         last = (month + 1) * self.areas
-        pending_exp = np.cumsum(self._expected[first:last])
-        pending_var = np.cumsum(self._expected_var[first:last])
-        return not_capped(headroom, pending_exp[keys - first], pending_var[keys - first])
+        pending = sorted(k for k in self._expected if first <= k < last)
+        pending_exp = np.cumsum([0.0] + [self._expected[k][0] for k in pending])
+        pending_var = np.cumsum([0.0] + [self._expected[k][1] for k in pending])
+        # each cohort: the running totals up to and including it (cohorts with no value add nothing)
+        upto = np.searchsorted(np.asarray(pending, dtype=np.int64), keys, side="right")
+        return not_capped(headroom, pending_exp[upto], pending_var[upto])
 
     def _record_outlook(self, caseload: Caseload, keys: np.ndarray, local: np.ndarray, band: np.ndarray,
                         counted: np.ndarray, cut: np.ndarray, window: tuple[np.ndarray, ...],
@@ -634,8 +644,8 @@ class MarginalStrategy:
         sums = np.empty((keys.size, 5, 4))
         for i, row in enumerate(rows):
             sums[:, i, :] = np.bincount(slot, weights=row, minlength=size).reshape(-1, 4)
-        self._outlook[keys] = sums
-        self._seen[keys] = True
+        for key, row in zip(keys.tolist(), sums, strict=True):
+            self._outlook[key] = row
         new = keys // self.areas == caseload.month
         if new.any():
             per_person = sums[new, 1:, :] / np.maximum(sums[new, :1, :], 1.0)
