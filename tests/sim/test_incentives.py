@@ -43,10 +43,10 @@ def _hours_for_two_cohorts(name: str, mu_pp: tuple[float, float], cost: float) -
     strategy = make_strategy(d.primes[0], d, np.random.default_rng(5))
     areas, n, month = d.areas, 1000, 5
     keys = np.array([2 * areas, 2 * areas + 1])  # two areas' cohorts referred in month 2
-    for key, mu in zip(keys, mu_pp, strict=True):
-        strategy._outlook[key] = 0.0
-        strategy._outlook[key, :, 1] = [n, mu * n / 100.0, 5.0 ** 2, 0.0, 1.0]  # sd about 0.6 points in all
-        strategy._seen[key] = True
+    for key, mu in zip(keys.tolist(), mu_pp, strict=True):
+        belief = np.zeros((5, 4))  # what the prime believes of the cohort, by band (band medium only)
+        belief[:, 1] = [n, mu * n / 100.0, 5.0 ** 2, 0.0, 1.0]  # sd about 0.6 points in all
+        strategy._outlook[key] = belief
     people = Caseload(
         rows=np.arange(2 * n), month=month, months_in_service=np.full(2 * n, month - 2),
         observed_band=np.ones(2 * n, dtype=np.int8), needs=np.tile([True, True, False, False, False, False, False],
