@@ -130,7 +130,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Spawn key of the commissioning stream: a child of the root seed the model's own four never use.
+#: Spawn key of the commissioning stream: a child of the root seed the model's own five never use.
 _STREAM_KEY = 101
 #: Months of history a re-competition's data room and a holder's view of its losses look back.
 _YEAR = 12

@@ -510,11 +510,12 @@ class MarginalStrategy:
         self.spec = spec
         self.follow_up = contract.measure.follow_up_months
         self.lag = contract.measure.proving_lag_months
-        self.counted_engaged_only = contract.measure.cohort_definition == "engaged"
         self.counterfactual = contract.counterfactual
         self.areas = max(scenario.areas, 1)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.beliefs = Beliefs(spec.prior_effect, spec.prior_weight)
+        # the caseload last allocated to, with its readings: learning reads the same people
+        self._last_reading: tuple[Caseload, np.ndarray, np.ndarray] | None = None
         self._pending: deque[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = deque()
         if spec.signal_noise is None:
             self._signal_weight = None
@@ -775,7 +776,7 @@ class MarginalStrategy:
         caseload = seen.caseload
         before = seen.reoffended_before if seen.reoffended_before is not None else caseload.reoffended
         rows = np.flatnonzero(seen.in_window & ~before & caseload.engaged)  # at risk: only they add to the fit
-        last = getattr(self, "_last_reading", None)
+        last = self._last_reading
         if last is not None and last[0] is caseload:
             _, factor, complexity = last
         else:
