@@ -106,8 +106,7 @@ class Prime(mesa.Agent):
         model = self.model
         engaged = store.engaged[rows]
         if not self.strategy.learns:
-            return Caseload(rows=rows, month=month, needs=store.needs[rows], n_needs=store.n_needs[rows],
-                            engaged=engaged)
+            return Caseload(rows=rows, month=month, n_needs=store.n_needs[rows], engaged=engaged)
         lag = model.design.contract.measure.proving_lag_months
         first = store.first_month[rows]
         # a reoffence in month m is proven, and known to the prime, from month m + lag + 1
@@ -129,7 +128,6 @@ class Prime(mesa.Agent):
             month=month,
             months_in_service=month - referral_month,
             observed_band=store.pay_band[rows],
-            needs=store.needs[rows],
             n_needs=store.n_needs[rows],
             engaged=engaged,
             reoffended=known,
@@ -168,7 +166,7 @@ class Prime(mesa.Agent):
             if floor > 0:
                 # the service floor tops up everyone who engages (over their needs, all types if none)
                 total = np.where(caseload.engaged, np.maximum(total, np.float32(floor)), total)
-            dose = self.supply.deliver(month, rows, total, caseload.needs, caseload.n_needs)
+            dose = self.supply.deliver(month, rows, total, caseload.n_needs)
             store.hours[rows] += total
             store.dose[rows] += dose
             # the truth of who has reoffended, for learning (once proven) and the binary-cliff measure

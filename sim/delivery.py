@@ -38,9 +38,12 @@ def spread_hours(needs: np.ndarray, n_needs: np.ndarray, hours: np.ndarray) -> n
 class SupplyChain(Protocol):
     """Delivery of a prime's chosen hours, and the money that follows them."""
 
-    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
-                needs: np.ndarray, n_needs: np.ndarray) -> np.ndarray:
-        """Deliver each person's ``hours`` (split evenly over their needs); pay; return each person's dose."""
+    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray, n_needs: np.ndarray) -> np.ndarray:
+        """Deliver each person's ``hours`` (split evenly over their needs); pay; return each person's dose.
+
+        ``rows`` are the people's store rows: a chain that buys hours type by type reads their
+        needs from the store itself (in-house delivery needs only ``n_needs``).
+        """
         ...
 
     def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
@@ -62,8 +65,7 @@ class InHouse:
     def __init__(self, prime: Prime) -> None:
         self.prime = prime
 
-    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
-                needs: np.ndarray, n_needs: np.ndarray) -> np.ndarray:
+    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray, n_needs: np.ndarray) -> np.ndarray:
         """Pay the prime's staff for every hour; dose is hours on assessed needs x effectiveness.
 
         Hours are spread over a person's needs, so all of them fall on a need unless the

@@ -76,7 +76,7 @@ class Caseload:
         month: the current month.
         months_in_service: months since referral (0 in the referral month).
         observed_band: assessed risk band (from the noisy score, never true risk).
-        needs: assessed needs by service type.
+        needs: assessed needs by service type (None: not read; the model gives ``n_needs``).
         engaged: whether the person engages with services.
         reoffended: whether the prime knows of a proven reoffence since referral
             (one committed in the last ``proving_lag_months`` is not proven yet).
@@ -96,9 +96,9 @@ class Caseload:
 
     rows: np.ndarray
     month: int
-    needs: np.ndarray
     engaged: np.ndarray
-    # what a prime that allocates by its beliefs reads (a uniform one needs only needs and engagement)
+    needs: np.ndarray | None = None
+    # what a prime that allocates by its beliefs reads (a uniform one reads only the number of needs and engagement)
     months_in_service: np.ndarray | None = None
     observed_band: np.ndarray | None = None
     reoffended: np.ndarray | None = None
@@ -134,7 +134,7 @@ class Referrals:
 
     Attributes:
         observed_band: assessed risk band (from the noisy score, never true risk).
-        needs: assessed needs by service type.
+        needs: assessed needs by service type (None: not read; the model gives ``n_needs``).
         engaged: whether the person engages with services.
 
     """

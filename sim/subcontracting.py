@@ -413,13 +413,13 @@ class SubcontractedSupply:
         return sum(c.terms.hours for c in self.by_type[t])
 
     # -- the SupplyChain protocol
-    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray,
-                needs: np.ndarray, n_needs: np.ndarray) -> np.ndarray:
+    def deliver(self, month: int, rows: np.ndarray, hours: np.ndarray, n_needs: np.ndarray) -> np.ndarray:
         """Refer each type's hours to sub-primes in order of value, up to their contracted hours.
 
         What is left is delivered in-house. Each person's dose uses, for each
         type, the hours-weighted effectiveness of whoever delivered it.
         """
+        needs = self.market.model.store.needs[rows]
         hours = spread_hours(needs, n_needs, hours)
         prime = self.prime
         spec = prime.spec
