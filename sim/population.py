@@ -45,6 +45,8 @@ BAND_EDGES = np.array([0.25, 0.5, 0.75])
 _NEED_BASE = np.array([0.30, 0.50, 0.40, 0.35, 0.30, 0.25, 0.60])
 #: How fast each need's prevalence rises with risk (log-odds per unit of risk).
 _NEED_SLOPE = 3.0
+#: exp(-logit(base)): the odds against each need at the base rate
+_NEED_ODDS_AGAINST = (1.0 - _NEED_BASE) / _NEED_BASE
 #: Responsiveness is Beta(3, 7): mean 0.3, the largest relative cut in hazard service can make
 #: (illustrative; docs/ODD.md 5.2).
 _RESPONSIVENESS_BETA = (3.0, 7.0)
@@ -100,12 +102,16 @@ COHORT_TYPES: dict[CohortType, CohortProfile] = {
 
 
 def band_of(p: np.ndarray) -> np.ndarray:
-    """Risk band index (0 = low ... 3 = very high) of 12-month probabilities."""
-    return np.searchsorted(BAND_EDGES, p, side="right").astype(np.int8)
+    """Risk band index (0 = low ... 3 = very high) of 12-month probabilities.
 
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    return np.log(p / (1.0 - p))
+    The number of band edges at or below ``p`` (``searchsorted(..., side="right")``), counted
+    with one comparison per edge: a quarter of the cost of a search on a few million people.
+    """
+    p = np.asarray(p)
+    band = (p >= BAND_EDGES[0]).view(np.int8).copy()
+    for edge in BAND_EDGES[1:]:
+        band += (p >= edge).view(np.int8)
+    return band
 
 
 def draw_offenders(
@@ -134,8 +140,13 @@ def draw_offenders(
     risk = np.clip(base_risk + drift, 0.001, 0.99)
     # The assessed score sees static factors only: it cannot see drift since the baseline year.
     score = np.clip(base_risk + rng.normal(0.0, score_noise, n), 0.001, 0.999)
-    logits = _logit(_NEED_BASE)[None, :] + _NEED_SLOPE * (base_risk[:, None] - profile.base_rate)
-    needs = rng.random((n, len(SERVICE_TYPES))) < 1.0 / (1.0 + np.exp(-logits))
+    # P(need) = 1 / (1 + exp(-(logit(base) + slope * (risk - base rate)))), with the exponential
+    # factored into a per-type and a per-person part: n exponentials instead of n x 7. The
+    # threshold can differ from the unfactored one in its last bit only, so a need drawn on
+    # the same uniform differs with a chance of about 1e-16 a cell.
+    per_person = np.exp(-_NEED_SLOPE * (base_risk - profile.base_rate))
+    chance = 1.0 / (1.0 + _NEED_ODDS_AGAINST[None, :] * per_person[:, None])
+    needs = rng.random((n, len(SERVICE_TYPES))) < chance
     n_needs = needs.sum(axis=1)
     complexity = 20.0 * (1.0 + 0.35 * n_needs) * rng.lognormal(0.0, COMPLEXITY_SPREAD, n)
     responsiveness = rng.beta(*_RESPONSIVENESS_BETA, n)
