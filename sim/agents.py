@@ -156,10 +156,32 @@ class Prime(mesa.Agent):
         else:
             self.costs += amount
 
-    def deliver(self, rows: np.ndarray, month: int) -> None:
-        """Serve this month's caseload: decide hours, deliver them, pay for them and the overhead."""
+    def spend_many(self, month: int, payees: list[str] | np.ndarray, kind: Kind, amounts: np.ndarray) -> None:
+        """Pay several costs of one kind, in order: the ledger rows, cash path and books of one spend() each.
+
+        ``payees`` are names or the ledger's party codes (:meth:`Ledger.parties`). Cash and books
+        become numpy floats, as spend() of numpy amounts leaves them.
+        """
+        amounts = np.asarray(amounts, dtype=np.float64)
+        if amounts.size == 0:
+            return
+        self.model.ledger.record_many(month, self.name, payees, kind, amounts)
+        # accumulate runs left to right: the same subtractions and additions, in order, as one spend() each
+        cash = np.subtract.accumulate(np.concatenate(([self.cash], amounts)))
+        self.cash = cash[-1]
+        self.min_cash = min(self.min_cash, cash[1:].min())
+        books = "clawed_back" if kind == Kind.MARGIN_CLAWBACK else "costs"
+        setattr(self, books, np.add.accumulate(np.concatenate(([getattr(self, books)], amounts)))[-1])
+
+    def deliver(self, rows: np.ndarray, month: int) -> tuple[np.ndarray, np.ndarray]:
+        """Serve this month's caseload: decide hours, deliver and pay for them, pay the overhead.
+
+        Returns each person's hours and dose (in the order of ``rows``); the model adds them to
+        the store and counts effort for every prime at once (``PbRModel.deliver``).
+        """
         store = self.model.store
         floor = self.model.design.contract.service.min_hours_per_month
+        total = dose = _NO_HOURS
         if rows.size:
             caseload = self.caseload(rows, month)
             total = self.strategy.allocate(caseload, self.cost_per_hour(), self.supply.retained_outcome_share())
@@ -167,18 +189,21 @@ class Prime(mesa.Agent):
                 # the service floor tops up everyone who engages (over their needs, all types if none)
                 total = np.where(caseload.engaged, np.maximum(total, np.float32(floor)), total)
             dose = self.supply.deliver(month, rows, total, caseload.n_needs)
-            store.hours[rows] += total
-            store.dose[rows] += dose
-            # the truth of who has reoffended, for learning (once proven) and the binary-cliff measure
-            after = store.first_month[rows] >= 0
             if self.strategy.learns:
-                self._seen = (rows, caseload, total > 0, store.reoffences[rows].copy(), after)
-            self.effort_by_status += (float(total[~after].sum()), float(total[after].sum()))
-            self.months_by_status += (float((~after & caseload.engaged).sum()), float((after & caseload.engaged).sum()))
-            self.hours_total += float(total.sum(dtype=np.float64))
-            self.model.month_effort += np.bincount(store.true_band[rows], weights=total, minlength=4)
+                # the truth of who has reoffended, for learning once proven
+                self._seen = (rows, caseload, total > 0, store.reoffences[rows].copy(), store.first_month[rows] >= 0)
         if month <= self.model.last_service_month:
             self.spend(month, Party.OVERHEAD, Kind.OVERHEAD, self.spec.overhead_per_month * len(self.areas))
+        return total, dose
+
+    def count_effort(self, hours: np.ndarray, engaged_months: np.ndarray) -> None:
+        """Add a month's hours and engaged person-months, before and after a first reoffence."""
+        self.effort_by_status += hours
+        self.months_by_status += engaged_months
+        self.hours_total += float(hours.sum())
+
+
+_NO_HOURS = np.zeros(0, dtype=np.float32)
 
 
 class Cohort(mesa.Agent):

@@ -23,7 +23,7 @@ from mesa import Model
 from mesa.time import Priority, Schedule
 from pbrsim.sim.agents import Cohort, Commissioner, Prime
 from pbrsim.sim.areas import AreaHolders
-from pbrsim.sim.counterfactual import build_counterfactual
+from pbrsim.sim.counterfactual import N_BANDS, build_counterfactual
 from pbrsim.sim.ledger import Ledger
 from pbrsim.sim.mechanisms import Mechanism, MechanismType, Settled, build_mechanisms
 from pbrsim.sim.population import COHORT_TYPES, OffenderStore, draw_offenders, volume_factor
@@ -189,24 +189,51 @@ class PbRModel(Model):
         return self.month_start[max(1, month - months + 1)]
 
     def deliver(self, month: int) -> None:
-        """Each prime serves the people in their service period.
+        """Each prime serves the people in their service period; then hours and dose are stored at once.
 
         A cohort is a run of store rows, so a prime's caseload is the runs of the cohorts in
-        service in the areas it holds, in store order (no scan of the whole window).
+        service in the areas it holds, in store order (no scan of the whole window). The rows
+        in service are one slice of the store (referred in the last ``service_months`` months),
+        so hours and dose are added to it, and effort is counted for every prime, by band and
+        whether the person has reoffended, in one pass over that slice.
         """
+        s = self.store
+        lo, hi = self._window_start(month, self.service_months), s.size
         holders = self.areas.as_array()
+        nobody = len(self.primes)
+        owner = np.full(hi - lo, nobody, dtype=np.int64)
         runs: dict[int, list[np.ndarray]] = {}
         for cohort in self._active:
             if month - cohort.month < self.service_months and cohort.stop > cohort.start:
-                runs.setdefault(int(holders[cohort.area]), []).append(np.arange(cohort.start, cohort.stop))
-        refused = self.store.refused
+                holder = int(holders[cohort.area])
+                if holder >= 0:
+                    runs.setdefault(holder, []).append(np.arange(cohort.start, cohort.stop))
+                    owner[cohort.start - lo:cohort.stop - lo] = holder
+        selection = self.design.contract.referral_selection
+        if selection:
+            # people a prime refused at referral get no commissioned service (nobody serves them)
+            owner[s.refused[lo:hi]] = nobody
+        hours = np.zeros(hi - lo, dtype=np.float32)
+        dose = np.zeros(hi - lo, dtype=np.float32)
         for prime in self.primes:
             parts = runs.get(prime.index)
             rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
-            if self.design.contract.referral_selection:
-                # people a prime refused at referral get no commissioned service (nobody serves them)
-                rows = rows[~refused[rows]]
-            prime.deliver(rows, month)
+            if selection:
+                rows = rows[~s.refused[rows]]
+            given, effective = prime.deliver(rows, month)
+            if rows.size:
+                hours[rows - lo] = given
+                dose[rows - lo] = effective
+        s.hours[lo:hi] += hours
+        s.dose[lo:hi] += dose
+        # hours and engaged person-months by prime, status (0: not reoffended yet, 1: has) and true band
+        key = (owner * 2 + (s.first_month[lo:hi] >= 0)) * N_BANDS + s.true_band[lo:hi]
+        size = (nobody + 1) * 2 * N_BANDS
+        effort = np.bincount(key, weights=hours, minlength=size).reshape(nobody + 1, 2, N_BANDS)
+        engaged = np.bincount(key, weights=s.engaged[lo:hi], minlength=size).reshape(nobody + 1, 2, N_BANDS)
+        for prime in self.primes:
+            prime.count_effort(effort[prime.index].sum(axis=1), engaged[prime.index].sum(axis=1))
+        self.month_effort += effort[:nobody].sum(axis=(0, 1))
 
     def draw_reoffending(self, month: int) -> None:
         """Draw this month's reoffences for everyone in their follow-up window.
