@@ -37,19 +37,24 @@ M = TypeVar("M", bound=Mechanism)
 def _poisson_ppf(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Inverse Poisson CDF, vectorised: the draw that uniform ``u`` gives at rate ``lam``.
 
-    Used so the treated and untreated paths share their random numbers.
+    Used so the treated and untreated paths share their random numbers. Each round adds
+    the next term of the CDF for the people whose ``u`` is still above it, kept as a shrinking
+    subset (at monthly rates most people stop at 0), with the same arithmetic per person.
     """
     k = np.zeros(u.shape, dtype=np.int16)
     p = np.exp(-lam)
     cdf = p.copy()
-    todo = u > cdf
+    live = np.flatnonzero(u > cdf)
+    u, lam, p, cdf = u[live], lam[live], p[live], cdf[live]
     j = 0
-    while todo.any() and j < 50:
+    while live.size and j < 50:
         j += 1
-        k += todo
+        k[live] += 1
         p = p * lam / j
         cdf = cdf + p
-        todo &= u > cdf
+        keep = u > cdf
+        if not keep.all():
+            live, u, lam, p, cdf = live[keep], u[keep], lam[keep], p[keep], cdf[keep]
     return k
 
 
@@ -258,9 +263,11 @@ class PbRModel(Model):
             count = s.columns[count_col][lo:hi]
             before = first >= 0
             h = hazard if cut is None else hazard * cut
-            new = ~before & (u < h)
-            first[new] = month
-            count[new] += 1
+            new = u < h
+            new &= ~before
+            # a first reoffence: nobody without one has any counted yet, so the count becomes 1
+            np.copyto(first, np.int16(month), where=new)
+            np.copyto(count, np.int16(1), where=new)
             idx = np.flatnonzero(before)
             if idx.size:
                 lam = frequency[idx] if cut is None else frequency[idx] * cut[idx]
