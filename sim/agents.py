@@ -325,14 +325,20 @@ class Commissioner(mesa.Agent):
         counted = ~store.refused[rows]
         if model.design.contract.measure.cohort_definition == "engaged":
             counted &= store.engaged[rows]
-        band = store.pay_band[rows][counted].astype(np.intp)
-        reoffended = store.first_month[rows][counted] >= 0
-        reoffences = store.reoffences[rows][counted].astype(float)
-        u_reoffended = store.untreated_first_month[rows][counted] >= 0
-        u_reoffences = store.untreated_reoffences[rows][counted].astype(float)
+        everyone = bool(counted.all())
+
+        def column(name: str) -> np.ndarray:
+            values = store.columns[name][rows]
+            return values if everyone else values[counted]
+
+        band = column("pay_band").astype(np.intp)
+        reoffended = column("first_month") >= 0
+        reoffences = column("reoffences").astype(float)
+        u_reoffended = column("untreated_first_month") >= 0
+        u_reoffences = column("untreated_reoffences").astype(float)
         view = CohortView(
             pay_band=band,
-            score=store.score[rows][counted],
+            score=column("score"),
             untreated_reoffended=u_reoffended,
             untreated_reoffences=u_reoffences,
             drift=model.drift_at(cohort.month),

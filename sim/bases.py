@@ -466,7 +466,7 @@ class Pot(_Basis):
         if c.all_or_nothing:
             return 1.0 if achieved >= c.target else 0.0
         span = c.target - c.threshold
-        return float(np.clip((achieved - c.threshold) / span, 0.0, 1.0))
+        return min(max(float((achieved - c.threshold) / span), 0.0), 1.0)
 
     def _share(self, pot: float, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
                cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray) -> float:
