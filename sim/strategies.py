@@ -455,6 +455,39 @@ class Beliefs:
                                   n_needs))
 
 
+#: The complexity a prime expects of a person with 0, 1, ... 7 assessed needs (:func:`believed_complexity`).
+_TYPICAL_COMPLEXITY = believed_complexity(np.arange(8, dtype=np.int8))
+
+
+def _outlook_terms(cut: np.ndarray, window: tuple[np.ndarray, ...], known: np.ndarray,
+                   counts: np.ndarray | float) -> tuple[np.ndarray, ...]:
+    """Each person's (or segment's) part in the belief about their group's measured result.
+
+    ``cut`` is the relative cut in hazard the planned dose gives. ``window`` holds the
+    believed hazard h and later rate λ, months of window left and not yet proven,
+    ``exp(-h unseen)`` (no reoffence hidden in the unseen months), ``1 - exp(-h F)`` and
+    ``h F (1 + λ F / 2)`` (what the counterfactual credits), and ``1 + λ unseen / 2``.
+    ``counts`` are the reoffences known of those known to have reoffended.
+
+    Returns:
+        expected counterfactual less measured reoffenders and its variance, and the same
+        of reoffences.
+
+    """
+    h, lam, remaining, clean, cf_rate, cf_count, unseen_later = window
+    spared = 1.0 - cut
+    treated_h = h * spared
+    p_reoffender = np.where(known, 1.0, 1.0 - clean * np.exp(-treated_h * remaining))
+    fewer_r = cf_rate - p_reoffender
+    var_r = p_reoffender * (1.0 - p_reoffender)
+    later_rate = lam * spared
+    later = later_rate * remaining
+    unknown_count = ((1.0 - clean) * (unseen_later + later)
+                     + clean * treated_h * remaining * (1.0 + later_rate * remaining / 2.0))
+    count = np.where(known, counts + later, unknown_count)
+    return fewer_r, var_r, cf_count - count, _COUNT_DISPERSION * count
+
+
 def _cohorts(cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct cohort keys present and each person's index into them, without a sort.
 
@@ -554,12 +587,14 @@ class MarginalStrategy:
         return np.exp(w_resp * caseload.signal[:, 0]), complexity * np.exp(w_cplx * caseload.signal[:, 1])
 
     # -- valuing each cohort's payment groups --------------------------------------------------------
-    def _group_values(self, caseload: Caseload, keys: np.ndarray, local: np.ndarray, counted: np.ndarray,
-                      band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Marginal values per live cohort and band, (cohorts, 4) each, from the belief about its groups."""
+    def _group_values(self, caseload: Caseload, keys: np.ndarray,
+                      groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Marginal values per live cohort and band, (cohorts, 4) each, from the belief about its groups.
+
+        ``groups`` holds the people counted in each cohort's bands, (cohorts, 4).
+        """
         month = caseload.month
         new = keys // self.areas == month
-        groups = np.bincount(local * 4 + band, weights=counted, minlength=keys.size * 4).reshape(-1, 4)
         nothing = np.zeros((5, 4))
         stored = np.stack([self._outlook.get(k, nothing) for k in keys.tolist()]).reshape(-1, 5, 4)
         known = np.array([k in self._outlook for k in keys.tolist()], dtype=bool) & ~new
@@ -612,29 +647,24 @@ class MarginalStrategy:
         upto = np.searchsorted(np.asarray(pending, dtype=np.int64), keys, side="right")
         return not_capped(headroom, pending_exp[upto], pending_var[upto])
 
+    def _store_outlook(self, keys: np.ndarray, month: int, sums: np.ndarray) -> None:
+        """Keep the belief about each cohort's groups, (cohorts, 5, 4), for next month; new cohorts set the intake."""
+        for key, row in zip(keys.tolist(), sums, strict=True):
+            self._outlook[key] = row
+        new = keys // self.areas == month
+        if new.any():
+            per_person = sums[new, 1:, :] / np.maximum(sums[new, :1, :], 1.0)
+            self._intake[keys[new] % self.areas] = np.where(sums[new, :1, :] > 0, per_person,
+                                                            self._intake[keys[new] % self.areas])
+
     def _record_outlook(self, caseload: Caseload, keys: np.ndarray, local: np.ndarray, band: np.ndarray,
                         counted: np.ndarray, cut: np.ndarray, window: tuple[np.ndarray, ...],
                         known: np.ndarray, counts: np.ndarray) -> None:
         """Form the belief about each cohort's measured result from this month's plan, for next month.
 
-        ``window`` holds, for each person, the believed hazard h and later rate λ, months of
-        window left and not yet proven, ``exp(-h unseen)`` (no reoffence hidden in the unseen
-        months), ``1 - exp(-h F)`` and ``h F (1 + λ F / 2)`` (what the counterfactual credits),
-        and ``1 + λ unseen / 2``: gathered from the segments where there are segments.
+        Person by person (people with a caseworker's reading); ``window`` as for :func:`_outlook_terms`.
         """
-        h, lam, remaining, clean, cf_rate, cf_count, unseen_later = window
-        spared = 1.0 - cut
-        treated_h = h * spared
-        p_reoffender = np.where(known, 1.0, 1.0 - clean * np.exp(-treated_h * remaining))
-        fewer_r = cf_rate - p_reoffender
-        var_r = p_reoffender * (1.0 - p_reoffender)
-        later_rate = lam * spared
-        later = later_rate * remaining
-        unknown_count = ((1.0 - clean) * (unseen_later + later)
-                         + clean * treated_h * remaining * (1.0 + later_rate * remaining / 2.0))
-        count = np.where(known, counts + later, unknown_count)
-        fewer_o = cf_count - count
-        var_o = _COUNT_DISPERSION * count
+        fewer_r, var_r, fewer_o, var_o = _outlook_terms(cut, window, known, counts)
         slot = local * 4 + band
         size = keys.size * 4
         if counted.all():  # the usual case: nothing to weight out
@@ -645,13 +675,7 @@ class MarginalStrategy:
         sums = np.empty((keys.size, 5, 4))
         for i, row in enumerate(rows):
             sums[:, i, :] = np.bincount(slot, weights=row, minlength=size).reshape(-1, 4)
-        for key, row in zip(keys.tolist(), sums, strict=True):
-            self._outlook[key] = row
-        new = keys // self.areas == caseload.month
-        if new.any():
-            per_person = sums[new, 1:, :] / np.maximum(sums[new, :1, :], 1.0)
-            self._intake[keys[new] % self.areas] = np.where(sums[new, :1, :] > 0, per_person,
-                                                            self._intake[keys[new] % self.areas])
+        self._store_outlook(keys, caseload.month, sums)
 
     # -- the protocol ------------------------------------------------------------------------------
     def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
@@ -663,33 +687,41 @@ class MarginalStrategy:
         Without a caseworker's reading everyone in a *segment* (the same cohort, band and
         number of needs, engaged or not, known to have reoffended or not) has the same
         target dose, so it is worked out once per segment and gathered (the same arithmetic
-        as person by person, so the same numbers); with a reading, person by person.
+        as person by person, so the same numbers), and the belief about each cohort's groups
+        is summed segment by segment (:meth:`_allocate_by_segment`); with a reading, person
+        by person.
         """
-        n = len(caseload)
         cost_per_hour, retained_share = self._under_margin_cap(caseload, cost_per_hour, retained_share)
+        sampled = self.beliefs.sample_effect(self.rng)
+        if self._signal_weight is None or caseload.signal is None:
+            return self._allocate_by_segment(caseload, cost_per_hour, retained_share, sampled)
+        return self._allocate_by_person(caseload, cost_per_hour, retained_share, sampled)
+
+    def _allocate_by_person(self, caseload: Caseload, cost_per_hour: float, retained_share: float,
+                            sampled: np.ndarray) -> np.ndarray:
+        """The rule person by person, for people read by caseworkers."""
+        n = len(caseload)
         band = caseload.observed_band.astype(np.intp)
         b = self.beliefs
-        sampled = b.sample_effect(self.rng)
         cohort = caseload.cohort if caseload.cohort is not None else np.full(n, caseload.month * self.areas)
         counted = caseload.counted if caseload.counted is not None else np.ones(n, dtype=bool)
         keys, local = _cohorts(cohort)
         paid = bool(n and self.contract.payment.outcomes)
         if paid:
-            v_bin, v_freq = self._group_values(caseload, keys, local, counted, band)
+            groups = np.bincount(local * 4 + band, weights=counted, minlength=keys.size * 4).reshape(-1, 4)
+            v_bin, v_freq = self._group_values(caseload, keys, groups)
         else:
             v_bin = np.broadcast_to(self.linear_binary, (keys.size, 4))
             v_freq = np.broadcast_to(self.linear_frequency, (keys.size, 4))
         known = caseload.reoffended
-        if self._signal_weight is None or caseload.signal is None:
-            segment, rule = self._segments(caseload, keys, local, band, known)
-        else:
-            segment, rule = None, self._people(caseload, local, band, known)
-        mis, rule_band, factor, complexity, workable, seen, group = rule
+        factor, complexity = self._reading(caseload)
+        workable = (caseload.need_count() > 0) & caseload.engaged
+        mis, group = caseload.months_in_service, local * 4 + band
         remaining = np.maximum(self.follow_up - mis, 0).astype(float)
         unseen = np.minimum(mis, self.lag).astype(float)
-        hazard, later = b.hazard[rule_band], b.later_rate[rule_band]
-        effect = np.minimum(sampled[rule_band] * factor, _MAX_EFFECT)
-        clean = np.where(seen, 0.0, np.exp(-hazard * unseen))
+        hazard, later = b.hazard[band], b.later_rate[band]
+        effect = np.minimum(sampled[band] * factor, _MAX_EFFECT)
+        clean = np.where(known, 0.0, np.exp(-hazard * unseen))
         # d(outcome)/d(relative cut in hazard) over the rest of the window, at the margin
         binary_gain = clean * hazard * remaining * np.exp(-hazard * remaining)
         frequency_gain = (clean * hazard * remaining * (1.0 + later * remaining / 2.0)
@@ -701,11 +733,7 @@ class MarginalStrategy:
         ratio = value / (complexity * max(cost_per_hour, 1e-9))
         with np.errstate(divide="ignore"):
             target = complexity * np.log(np.maximum(ratio, 1e-300))
-        mean_effect = np.minimum(b.effect[rule_band] * factor, _MAX_EFFECT)
-        if segment is not None:  # what each person's segment gives
-            target, complexity, mean_effect, workable = (target[segment], complexity[segment],
-                                                         mean_effect[segment], workable[segment])
-            factor = np.ones(n, dtype=np.float32)
+        mean_effect = np.minimum(b.effect[band] * factor, _MAX_EFFECT)
         self._last_reading = (caseload, factor, complexity)  # observe() reads the same people
         hours = np.clip(target - caseload.dose, 0.0, self.spec.max_hours_per_month)
         if paid:
@@ -714,40 +742,165 @@ class MarginalStrategy:
             follow = float(self.follow_up)
             window = (hazard, later, remaining, np.exp(-hazard * unseen), 1.0 - np.exp(-hazard * follow),
                       hazard * follow * (1.0 + later * follow / 2.0), 1.0 + later * unseen / 2.0)
-            if segment is not None:
-                window = tuple(x[segment] for x in window)
             counts = (caseload.reoffences_known if caseload.reoffences_known is not None
                       else known.astype(float)).astype(float)
             self._record_outlook(caseload, keys, local, band, counted, cut, window, known, counts)
         return hours.astype(np.float32)
 
-    def _people(self, caseload: Caseload, local: np.ndarray, band: np.ndarray,
-                known: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Person by person, what the rule needs: months in service, band, reading, complexity, ..."""
-        factor, complexity = self._reading(caseload)
-        workable = (caseload.need_count() > 0) & caseload.engaged
-        return (caseload.months_in_service, band, factor, complexity, workable, known, local * 4 + band)
-
     #: a segment within a cohort: band (4), number of needs (0-7), engaged or not, known to have reoffended or not
     _SEGMENT = (4, 8, 2, 2)
 
-    def _segments(self, caseload: Caseload, keys: np.ndarray, local: np.ndarray, band: np.ndarray,
-                  known: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        """Each person's segment, and per segment what the rule needs, in the person-by-person dtypes."""
+    def _allocate_by_segment(self, caseload: Caseload, cost_per_hour: float, retained_share: float,
+                             sampled: np.ndarray) -> np.ndarray:
+        """The rule segment by segment, for people without a caseworker's reading.
+
+        A person's segment is ``cohort * 128 + ((band * 8 + needs) * 2 + engaged) * 2 + known``,
+        so the rule's quantities are arrays of shape (cohorts, band, needs, engaged, known),
+        each element worked out as it would be person by person. Only the hours (which take
+        off the dose given so far) are person by person, and so is the belief of the few
+        people already given more than their target (their planned dose is what they had).
+        """
+        n = len(caseload)
+        month = caseload.month
+        self._last_reading = (caseload, None, None)  # no reading: observe() uses the typical complexity
+        if n == 0:
+            return np.zeros(0, dtype=np.float32)
+        b = self.beliefs
         bands, needs, engaged, seen = self._SEGMENT
         per_cohort = bands * needs * engaged * seen
-        segment = ((((local * bands + band) * needs + caseload.need_count()) * engaged
-                    + caseload.engaged) * seen + known)
-        s = np.arange(keys.size * per_cohort)
-        s_local, rest = np.divmod(s, per_cohort)
-        s_band, rest = np.divmod(rest, needs * engaged * seen)
-        s_needs, rest = np.divmod(rest, engaged * seen)
-        s_engaged, s_known = np.divmod(rest, seen)
-        mis = (caseload.month - keys // self.areas)[s_local].astype(caseload.months_in_service.dtype)
-        complexity = believed_complexity(s_needs.astype(np.int8))
-        workable = (s_needs > 0) & (s_engaged == 1)
-        return segment, (mis, s_band, np.ones(s.size, dtype=np.float32), complexity, workable, s_known == 1,
-                         s_local * 4 + s_band)
+        cohort = caseload.cohort if caseload.cohort is not None else np.full(n, month * self.areas, dtype=np.int64)
+        counted = caseload.counted
+        if counted is not None and counted.all():
+            counted = None
+        known = caseload.reoffended
+        n_needs = caseload.need_count()
+        # each person's segment: the cohorts present (a few hundred keys at most), then the rest
+        lo = int(cohort.min())
+        offset = cohort - lo
+        present = np.bincount(offset) > 0
+        keys = lo + np.flatnonzero(present)
+        segment = ((np.cumsum(present) - 1) * per_cohort)[offset]
+        within = caseload.observed_band.astype(np.int8)
+        within *= needs
+        within += n_needs
+        within *= engaged
+        within += caseload.engaged
+        within *= seen
+        within += known
+        segment += within
+        size = keys.size * per_cohort
+        shape = (keys.size, bands, needs, engaged, seen)
+        people = (np.bincount(segment, minlength=size) if counted is None
+                  else np.bincount(segment, weights=counted, minlength=size)).astype(float)
+        groups = people.reshape(keys.size, bands, -1).sum(axis=2)  # whole numbers: exact in any order
+        paid = bool(self.contract.payment.outcomes)
+        if paid:
+            v_bin, v_freq = self._group_values(caseload, keys, groups)
+        else:
+            v_bin = np.broadcast_to(self.linear_binary, (keys.size, 4))
+            v_freq = np.broadcast_to(self.linear_frequency, (keys.size, 4))
+        # (cohort, band, needs, engaged, known) by broadcasting: cohort and band first
+        mis = month - keys // self.areas
+        remaining = np.maximum(self.follow_up - mis, 0).astype(float)[:, None, None, None, None]
+        unseen = np.minimum(mis, self.lag).astype(float)[:, None, None, None, None]
+        hazard = b.hazard[None, :, None, None, None]
+        later = b.later_rate[None, :, None, None, None]
+        effect = np.minimum(sampled, _MAX_EFFECT)[None, :, None, None, None]
+        is_known = np.array([False, True])
+        unseen_clean = np.exp(-hazard * unseen)
+        clean = np.where(is_known, 0.0, unseen_clean)
+        # d(outcome)/d(relative cut in hazard) over the rest of the window, at the margin
+        binary_gain = clean * hazard * remaining * np.exp(-hazard * remaining)
+        frequency_gain = (clean * hazard * remaining * (1.0 + later * remaining / 2.0)
+                          + (1.0 - clean) * later * remaining)
+        binary_value = (v_bin * retained_share)[:, :, None, None, None]
+        frequency_value = (v_freq * retained_share + self.social_value_per_reoffence)[:, :, None, None, None]
+        value = effect * (binary_value * binary_gain + frequency_value * frequency_gain)
+        workable = ((np.arange(needs) > 0)[:, None] & (np.arange(engaged) == 1)[None, :])[:, :, None]
+        value = np.where(workable, value, 0.0)
+        complexity = _TYPICAL_COMPLEXITY[:, None, None]
+        ratio = value / (complexity * max(cost_per_hour, 1e-9))
+        with np.errstate(divide="ignore"):
+            target = np.broadcast_to(complexity * np.log(np.maximum(ratio, 1e-300)), shape).ravel()
+        target_of = target[segment]
+        hours = target_of - caseload.dose
+        if paid:
+            planned = np.maximum(caseload.dose, target_of)
+        np.clip(hours, 0.0, self.spec.max_hours_per_month, out=hours)
+        if paid:
+            follow = float(self.follow_up)
+            window = (hazard, later, remaining, unseen_clean, 1.0 - np.exp(-hazard * follow),
+                      hazard * follow * (1.0 + later * follow / 2.0), 1.0 + later * unseen / 2.0)
+            counts = (caseload.reoffences_known if caseload.reoffences_known is not None
+                      else known)
+            mean_effect = np.minimum(b.effect, _MAX_EFFECT)
+            self._outlook_by_segment(caseload, keys, segment, people, counted, planned, window, counts, mean_effect)
+        return hours.astype(np.float32)
+
+    def _outlook_by_segment(self, caseload: Caseload, keys: np.ndarray, segment: np.ndarray, people: np.ndarray,
+                            counted: np.ndarray | None, planned: np.ndarray,
+                            window: tuple[np.ndarray, ...], counts: np.ndarray, mean_effect: np.ndarray) -> None:
+        """The belief about each cohort's groups (as :meth:`_record_outlook`), summed segment by segment.
+
+        ``people`` counts the counted people of each segment, ``planned`` is each person's
+        planned dose (their segment's target, or the dose given so far where that is more).
+        People of one segment have had the same service, so they have the same planned dose:
+        each segment's is taken from one of its people, and anyone whose planned dose differs
+        is taken person by person. ``window`` is by (cohort, band), as the arrays of
+        :func:`_outlook_terms`.
+        """
+        bands, needs, engaged, seen = self._SEGMENT
+        per_group = needs * engaged * seen
+        groups = keys.size * bands
+        shape = (keys.size, bands, needs, engaged, seen)
+        known = caseload.reoffended
+        is_known = np.array([False, True])
+        each = np.zeros(people.size)  # a segment without people plans nothing (it counts for nothing)
+        each[segment] = planned
+        own = np.flatnonzero(planned != each[segment])  # usually nobody
+        # the known reoffences of the known people counted (those taken person by person apart)
+        rows = np.flatnonzero(known)
+        weights = counts[rows].astype(float)
+        if counted is not None:
+            weights *= counted[rows]
+        if own.size:
+            apart = np.zeros(known.size, dtype=bool)
+            apart[own] = True
+            weights *= ~apart[rows]
+        reoffences = np.bincount(segment[rows] // per_group, weights=weights, minlength=groups)
+        per_segment = people
+        if own.size:
+            w_own = np.ones(own.size) if counted is None else counted[own].astype(float)
+            per_segment = people - np.bincount(segment[own], weights=w_own, minlength=people.size)
+        # everyone else has their segment's belief, with no reoffence known so far
+        workable = ((np.arange(needs) > 0)[:, None] & (np.arange(engaged) == 1)[None, :])[:, :, None]
+        effect = mean_effect[None, :, None, None, None]
+        complexity = _TYPICAL_COMPLEXITY[:, None, None]
+        cut = np.where(workable, effect * (1.0 - np.exp(-each.reshape(shape) / complexity)), 0.0)
+        fewer_r, var_r, fewer_o, var_o = _outlook_terms(cut, window, is_known, 0.0)
+        n = per_segment.reshape(shape)
+
+        def by_group(x: np.ndarray) -> np.ndarray:
+            return (n * x).reshape(groups, per_group).sum(axis=1)
+
+        sums = np.empty((keys.size, 5, bands))
+        sums[:, 0] = people.reshape(keys.size, bands, per_group).sum(axis=2)
+        sums[:, 1] = by_group(fewer_r).reshape(-1, bands)
+        sums[:, 2] = by_group(var_r).reshape(-1, bands)
+        sums[:, 3] = (by_group(fewer_o) - reoffences).reshape(-1, bands)
+        sums[:, 4] = (by_group(var_o) + _COUNT_DISPERSION * reoffences).reshape(-1, bands)
+        if own.size:
+            seg = segment[own]
+            group = seg // per_group
+            band, n_needs = group % bands, (seg // (engaged * seen)) % needs
+            workable_p = (n_needs > 0) & ((seg // seen) % engaged == 1)
+            reach = 1.0 - np.exp(-planned[own] / _TYPICAL_COMPLEXITY[n_needs])
+            cut_p = np.where(workable_p, mean_effect[band] * reach, 0.0)
+            window_p = tuple(np.broadcast_to(x, (keys.size, bands, 1, 1, 1)).reshape(groups)[group] for x in window)
+            terms = _outlook_terms(cut_p, window_p, known[own], counts[own].astype(float))
+            for i, x in enumerate(terms, start=1):
+                sums[:, i] += np.bincount(group, weights=x * w_own, minlength=groups).reshape(-1, bands)
+        self._store_outlook(keys, caseload.month, sums)
 
     def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Take everyone."""
@@ -776,15 +929,20 @@ class MarginalStrategy:
         caseload = seen.caseload
         before = seen.reoffended_before if seen.reoffended_before is not None else caseload.reoffended
         rows = np.flatnonzero(seen.in_window & ~before & caseload.engaged)  # at risk: only they add to the fit
-        last = self._last_reading
-        if last is not None and last[0] is caseload:
-            _, factor, complexity = last
+        n_needs = caseload.need_count()[rows]
+        if self._signal_weight is None or caseload.signal is None:
+            # no reading: a responsiveness factor of 1 and the typical complexity for the needs
+            reach = 1.0 - np.exp(-seen.dose[rows] / _TYPICAL_COMPLEXITY[n_needs])
         else:
-            factor, complexity = self._reading(caseload)
-        reach = factor[rows] * (1.0 - np.exp(-seen.dose[rows] / complexity[rows]))
+            last = self._last_reading
+            if last is not None and last[0] is caseload:
+                _, factor, complexity = last
+            else:
+                factor, complexity = self._reading(caseload)
+            reach = factor[rows] * (1.0 - np.exp(-seen.dose[rows] / complexity[rows]))
         evidence = Beliefs._evidence_of(
             caseload.observed_band[rows], reach, seen.first[rows], caseload.months_in_service[rows],
-            caseload.need_count()[rows], caseload.observed_band, seen.in_window & before, seen.later,
+            n_needs, caseload.observed_band, seen.in_window & before, seen.later,
         )
         self._pending.append((caseload.month, evidence))
         while self._pending and self._pending[0][0] + self.lag <= caseload.month:
