@@ -219,6 +219,18 @@ class Cohort(mesa.Agent):
         self.accepted = stop - start
         """People the prime took on (all of them unless the contract lets it refuse referrals)."""
         self.result: dict[str, float] | None = None
+        self._rows: np.ndarray | None = None
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Its store rows as an index array, made once and kept while the cohort is in service."""
+        if self._rows is None:
+            self._rows = np.arange(self.start, self.stop)
+        return self._rows
+
+    def leave_service(self) -> None:
+        """Drop the index array once the cohort's service period is over."""
+        self._rows = None
 
     @property
     def size(self) -> int:

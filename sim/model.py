@@ -212,7 +212,7 @@ class PbRModel(Model):
             if month - cohort.month < self.service_months and cohort.stop > cohort.start:
                 holder = int(holders[cohort.area])
                 if holder >= 0:
-                    runs.setdefault(holder, []).append(np.arange(cohort.start, cohort.stop))
+                    runs.setdefault(holder, []).append(cohort.rows)
                     owner[cohort.start - lo:cohort.stop - lo] = holder
         selection = self.design.contract.referral_selection
         if selection:
@@ -280,6 +280,7 @@ class PbRModel(Model):
         for cohort in self._active:
             months_in = month - cohort.month
             if months_in >= self.service_months:
+                cohort.leave_service()
                 continue
             still_active.append(cohort)
             prime = self.areas.holder(cohort.area)
