@@ -549,6 +549,8 @@ class MarginalStrategy:
         self.beliefs = Beliefs(spec.prior_effect, spec.prior_weight)
         # the caseload last allocated to, with its readings: learning reads the same people
         self._last_reading: tuple[Caseload, np.ndarray, np.ndarray] | None = None
+        # or, without readings, the caseload last allocated to with its cohorts' keys and each person's segment
+        self._last_segments: tuple[Caseload, np.ndarray, np.ndarray] | None = None
         self._pending: deque[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = deque()
         if spec.signal_noise is None:
             self._signal_weight = None
@@ -762,7 +764,7 @@ class MarginalStrategy:
         """
         n = len(caseload)
         month = caseload.month
-        self._last_reading = (caseload, None, None)  # no reading: observe() uses the typical complexity
+        self._last_reading = self._last_segments = None
         if n == 0:
             return np.zeros(0, dtype=np.float32)
         b = self.beliefs
@@ -788,6 +790,8 @@ class MarginalStrategy:
         within *= seen
         within += known
         segment += within
+        if caseload.cohort is not None:  # observe() reads the same people by segment
+            self._last_segments = (caseload, keys, segment)
         size = keys.size * per_cohort
         shape = (keys.size, bands, needs, engaged, seen)
         people = (np.bincount(segment, minlength=size) if counted is None
@@ -928,25 +932,86 @@ class MarginalStrategy:
         """Note a month's outcomes; learn them once they are proven (``proving_lag_months`` later)."""
         caseload = seen.caseload
         before = seen.reoffended_before if seen.reoffended_before is not None else caseload.reoffended
-        rows = np.flatnonzero(seen.in_window & ~before & caseload.engaged)  # at risk: only they add to the fit
-        n_needs = caseload.need_count()[rows]
-        if self._signal_weight is None or caseload.signal is None:
-            # no reading: a responsiveness factor of 1 and the typical complexity for the needs
-            reach = 1.0 - np.exp(-seen.dose[rows] / _TYPICAL_COMPLEXITY[n_needs])
+        segments = self._last_segments
+        if segments is not None and segments[0] is caseload:
+            evidence = self._evidence_by_segment(seen, before, segments[1], segments[2])
         else:
-            last = self._last_reading
-            if last is not None and last[0] is caseload:
-                _, factor, complexity = last
+            rows = np.flatnonzero(seen.in_window & ~before & caseload.engaged)  # at risk: only they add to the fit
+            n_needs = caseload.need_count()[rows]
+            if self._signal_weight is None or caseload.signal is None:
+                # no reading: a responsiveness factor of 1 and the typical complexity for the needs
+                reach = 1.0 - np.exp(-seen.dose[rows] / _TYPICAL_COMPLEXITY[n_needs])
             else:
-                factor, complexity = self._reading(caseload)
-            reach = factor[rows] * (1.0 - np.exp(-seen.dose[rows] / complexity[rows]))
-        evidence = Beliefs._evidence_of(
-            caseload.observed_band[rows], reach, seen.first[rows], caseload.months_in_service[rows],
-            n_needs, caseload.observed_band, seen.in_window & before, seen.later,
-        )
+                last = self._last_reading
+                if last is not None and last[0] is caseload:
+                    _, factor, complexity = last
+                else:
+                    factor, complexity = self._reading(caseload)
+                reach = factor[rows] * (1.0 - np.exp(-seen.dose[rows] / complexity[rows]))
+            evidence = Beliefs._evidence_of(
+                caseload.observed_band[rows], reach, seen.first[rows], caseload.months_in_service[rows],
+                n_needs, caseload.observed_band, seen.in_window & before, seen.later,
+            )
         self._pending.append((caseload.month, evidence))
         while self._pending and self._pending[0][0] + self.lag <= caseload.month:
             self.beliefs.absorb(self._pending.popleft()[1])
+
+    def _evidence_by_segment(self, seen: Observation, before: np.ndarray, keys: np.ndarray,
+                             segment: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`Beliefs.evidence` from people counted by segment and first reoffence or not.
+
+        The covariates (reach, months since referral, number of needs) are the same for
+        everyone at risk in a segment who had the same service, which is everyone as a rule:
+        each segment's dose is taken from one of its people, and anyone whose dose differs
+        adds to the statistics person by person.
+        """
+        caseload = seen.caseload
+        bands, needs, engaged, seen_ = self._SEGMENT
+        per_cohort = bands * needs * engaged * seen_
+        size = keys.size * per_cohort
+        at_risk = seen.in_window & ~before
+        at_risk &= caseload.engaged  # only they add to the fit
+        # each person's cell: segment, at risk or not, first reoffence this month or not
+        cell = segment * 4
+        cell += at_risk.astype(np.int8) * np.int8(2) + seen.first
+        people = np.bincount(cell, minlength=size * 4).reshape(size, 2, 2)[:, 1, :]
+        dose = np.zeros(size, dtype=seen.dose.dtype)
+        dose[segment] = seen.dose
+        own = at_risk & (seen.dose != dose[segment])  # usually nobody
+        if own.any():
+            own = np.flatnonzero(own)
+            np.subtract.at(people, (segment[own], seen.first[own].astype(np.intp)), 1)
+        else:
+            own = None
+        # each segment's covariates: band, months since referral, number of needs, reach
+        mis = (caseload.month - keys // self.areas).astype(float)[:, None, None, None, None]
+        n_needs = np.arange(needs, dtype=float)[:, None, None]
+        shape = (keys.size, bands, needs, engaged, seen_)
+        reach = (1.0 - np.exp(-dose.reshape(shape) / _TYPICAL_COMPLEXITY[:, None, None])).reshape(-1)
+        covariates = [np.ones(size), reach,  # reach in its own dtype, so the products are what they were
+                      np.broadcast_to(mis, shape).reshape(-1), np.broadcast_to(n_needs, shape).reshape(-1)]
+        at_risk_people = people.sum(axis=1).astype(float)
+        first_people = people[:, 1].astype(float)
+        by_band = np.zeros((size, bands))
+        by_band.reshape(keys.size, bands, -1, bands)[:, np.arange(bands), :, np.arange(bands)] = 1.0
+        xtx = np.zeros((4, Beliefs._K, Beliefs._K))
+        xty = np.zeros((4, Beliefs._K))
+        for i, j in Beliefs._PAIRS:
+            xtx[:, i, j] = xtx[:, j, i] = (at_risk_people * (covariates[i] * covariates[j])) @ by_band
+        for i in range(Beliefs._K):
+            xty[:, i] = (first_people * covariates[i]) @ by_band
+        if own is not None:
+            extra = Beliefs._evidence_of(
+                caseload.observed_band[own], 1.0 - np.exp(-seen.dose[own] / _TYPICAL_COMPLEXITY[
+                    caseload.need_count()[own]]), seen.first[own], caseload.months_in_service[own],
+                caseload.need_count()[own], caseload.observed_band[:0], before[:0], seen.later[:0])
+            xtx += extra[0]
+            xty += extra[1]
+        later_rows = np.flatnonzero(seen.in_window & before)
+        b_before = caseload.observed_band[later_rows].astype(np.intp)
+        later = np.stack([np.bincount(b_before, minlength=4).astype(np.float64),
+                          np.bincount(b_before, weights=seen.later[later_rows].astype(np.float64), minlength=4)])
+        return xtx, xty, later
 
     def reprice(self, contract: ContractSpec, block_grant_per_referral: float) -> None:
         """Weigh outcomes at the new terms (beliefs are kept)."""
