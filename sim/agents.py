@@ -7,6 +7,7 @@ costs; the commissioner refers, invoices, measures and pays.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import mesa
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from pbrsim.sim.model import PbRModel
 
 __all__ = ["Cohort", "Commissioner", "Prime"]
+
+#: the payment terms fees() and withheld() read
+_FEE_TERMS = ("block_grant_per_year", "fee_per_referral", "fee_per_supervision_month", "at_risk_share")
 
 
 
@@ -267,25 +271,48 @@ class Commissioner(mesa.Agent):
         """Payment terms in force in an area: the contract's, at its holder's winning price (sim/areas.py)."""
         return self.model.areas.terms(area)
 
-    def accrue_fees(self, prime_name: str, cohort: Cohort | None, referrals: float,
-                    supervision_months: float, months: float) -> None:
-        """Add a month's fees to the next invoice, withholding the at-risk share into the cohort's pot."""
-        pay = self.terms(cohort.area if cohort is not None else None)
-        gross = fees(pay, referrals, supervision_months, months)
+    def accrue_fees(self, month: int, cohorts: list[Cohort], in_contract: bool) -> None:
+        """Add a month's fees for the cohorts in service to the next invoices, withholding the at-risk share.
+
+        Each cohort's fees are priced on its area's terms and held by its area's holder: the block
+        grant for a month in which it was referred (within the contract), referral fees in that
+        month, and supervision fees every month of service, for the people accepted. The at-risk
+        share of them goes into the cohort's pot. All cohorts of the month are priced at once.
+        """
+        if not cohorts:
+            return
+        model = self.model
+        count = len(cohorts)
+        area = np.fromiter((c.area for c in cohorts), dtype=np.intp, count=count)
+        accepted = np.fromiter((c.accepted for c in cohorts), dtype=np.float64, count=count)
+        new = np.fromiter((c.month == month for c in cohorts), dtype=bool, count=count)
+        terms = [self.terms(a) for a in range(model.areas.count)]
+        # each cohort's area's terms as arrays, priced elementwise by the same fees() and withheld()
+        pay = SimpleNamespace(**{field: np.array([getattr(t, field) for t in terms])[area] for field in _FEE_TERMS})
+        referrals = np.where(new, accepted, 0.0)
+        months = (new & in_contract).astype(np.float64)
+        gross = fees(pay, referrals, accepted, months)
         held = withheld(pay, gross)
-        self.gross_fees["block_grant"] += block_grant(pay.block_grant_per_year, months)
-        self.gross_fees["referral_fees"] += pay.fee_per_referral * referrals
-        self.gross_fees["supervision_fees"] += pay.fee_per_supervision_month * supervision_months
-        self.withheld_total += held
-        self.accrued[prime_name] += gross - held
-        if cohort is not None:
-            cohort.pot += held
-            if pay.volume_bands:
-                key = (cohort.area, prime_name)
-                volume_fees = (pay.fee_per_referral * referrals
-                               + pay.fee_per_supervision_month * supervision_months)
-                paid = volume_fees * (1.0 - pay.at_risk_share)
-                self.band_fees[key] = self.band_fees.get(key, 0.0) + paid
+        grant = block_grant(pay.block_grant_per_year, months)
+        referral_fees = pay.fee_per_referral * referrals
+        supervision_fees = pay.fee_per_supervision_month * accepted
+        self.gross_fees["block_grant"] += float(grant.sum())
+        self.gross_fees["referral_fees"] += float(referral_fees.sum())
+        self.gross_fees["supervision_fees"] += float(supervision_fees.sum())
+        self.withheld_total += float(held.sum())
+        holder = model.areas.as_array()[area].astype(np.intp)
+        owed = np.bincount(holder, weights=gross - held, minlength=len(model.primes))
+        for prime in model.primes:
+            if owed[prime.index] or (holder == prime.index).any():
+                self.accrued[prime.name] += float(owed[prime.index])
+        for cohort, pot in zip(cohorts, held.tolist(), strict=True):
+            cohort.pot += pot
+        if any(t.volume_bands for t in terms):
+            paid = (referral_fees + supervision_fees) * (1.0 - pay.at_risk_share)
+            for a, h, fee in zip(area.tolist(), holder.tolist(), paid.tolist(), strict=True):
+                if terms[a].volume_bands:
+                    key = (a, model.primes[h].name)
+                    self.band_fees[key] = self.band_fees.get(key, 0.0) + fee
 
     def reconcile_volumes(self) -> None:
         """Reprice the contract year's fees for service by the volume band of each area's referrals.

@@ -274,24 +274,15 @@ class PbRModel(Model):
                 count[idx] += _poisson_ppf(u_later[idx], lam)
 
     def accrue_fees(self, month: int) -> None:
-        """Accrue this month's block grant, referral and supervision fees, per cohort."""
-        in_contract = month <= self.referral_months
+        """Accrue this month's block grant, referral and supervision fees for the cohorts in service."""
         still_active = []
         for cohort in self._active:
-            months_in = month - cohort.month
-            if months_in >= self.service_months:
+            if month - cohort.month >= self.service_months:
                 cohort.leave_service()
-                continue
-            still_active.append(cohort)
-            prime = self.areas.holder(cohort.area)
-            new = months_in == 0
-            self.commissioner.accrue_fees(
-                prime.name, cohort,
-                referrals=cohort.accepted if new else 0,
-                supervision_months=cohort.accepted,
-                months=1.0 if (new and in_contract) else 0.0,
-            )
+            else:
+                still_active.append(cohort)
         self._active = still_active
+        self.commissioner.accrue_fees(month, still_active, month <= self.referral_months)
 
     def record_month(self) -> None:
         """Append this month's record (after the month's events): volumes, effort, cash."""
