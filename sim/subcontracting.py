@@ -248,6 +248,17 @@ class SubPrime(mesa.Agent):
         if kind == Kind.OUTCOME_SHARE:
             self.at_risk_income += amount
 
+    def outcome_share_paid(self, amount: float) -> None:
+        """Be paid a positive outcome share whose ledger row and prime's side are booked already.
+
+        The sub-prime's side of :meth:`paid_by` for :data:`Kind.OUTCOME_SHARE`: a prime pays a
+        cohort's shares to all its claimants at once (:meth:`SubcontractedSupply.on_outcome_payment`).
+        """
+        self.cash += amount
+        self.income += amount
+        self.month_net += amount
+        self.at_risk_income += amount
+
     def deliver(self, month: int, hours: float, expected_share_per_hour: float) -> None:
         """Deliver referred hours, paying front-line staff at once."""
         cost = hours * self.unit_cost
@@ -323,6 +334,7 @@ class SubcontractedSupply:
         self.demand = np.zeros(_N_TYPES)
         self.matched = np.ones(_N_TYPES)
         self.claimants: list[SubPrime] = []
+        self._codes = np.zeros(0, dtype=np.intp)
         self.outcome_paid = 0.0
         self.outcome_dose = 0.0
         self._settled: set[int] = set()
@@ -504,13 +516,21 @@ class SubcontractedSupply:
             self.outcome_dose += total
             self.settled_referrals += cohort.size
         self.outcome_paid += amount
-        if amount <= 0 or total <= 0:
+        if amount <= 0 or total <= 0 or not self.claimants:
             return
-        for subprime in self.claimants:
-            claim = subprime.claims[index]
-            if claim > 0:
-                share = amount * min(claim / total, 1.0)
-                subprime.paid_by(self.prime, month, Kind.OUTCOME_SHARE, share)
+        # every claimant's share at once, each as amount * min(claim / total, 1): one vector payment
+        claimants = self.claimants
+        claims = np.fromiter((s.claims[index] for s in claimants), dtype=np.float64, count=len(claimants))
+        shares = amount * np.minimum(claims / total, 1.0)
+        paid = np.flatnonzero((claims > 0) & (shares > 0))
+        if paid.size == 0:
+            return
+        shares = shares[paid]
+        self.prime.spend_many(month, self._codes[paid], Kind.OUTCOME_SHARE, shares)
+        # numpy scalars, as one paid_by() each was given: the books keep the same types (a Python
+        # sum() over numpy floats is not compensated, over Python floats it is)
+        for i, share in zip(paid.tolist(), shares, strict=True):
+            claimants[i].outcome_share_paid(share)
 
     def cost_per_hour(self) -> float:
         """Return last month's cost of an hour: subcontract prices (with shares) and in-house."""
@@ -528,6 +548,8 @@ class SubcontractedSupply:
         bucket.sort(key=lambda c: (c.cost_per_effective_hour, c.subprime.name))
         if contract.terms.outcome_share > 0 and contract.subprime not in self.claimants:
             self.claimants.append(contract.subprime)
+            # the claimants' party codes in the ledger, for paying their shares at once
+            self._codes = np.append(self._codes, self.market.model.ledger.party(contract.subprime.name))
 
     def drop(self, contract: Subcontract) -> None:
         """Let a subcontract go."""

@@ -484,11 +484,11 @@ class Market(Mechanism):
         for sector in SECTORS:
             m[f"sector_share_{sector}"] = _ratio(sum(s.income for s in subs if s.sector == sector),
                                                  income)
-        # what sub-primes kept: everything primes paid them less everything they spent
-        frame = self.model.ledger.frame()
-        names = set(frame.loc[frame.kind.isin([Kind.SUBCONTRACT_FEE.value, Kind.OUTCOME_SHARE.value]), "payee"])
-        m["subprime_margin"] = float(frame.loc[frame.payee.isin(names), "amount"].sum()
-                                     - frame.loc[frame.payer.isin(names), "amount"].sum())
+        # what sub-primes kept: everything primes paid them less everything they spent (each summed
+        # in journal order by numpy, as a column of the ledger's frame is)
+        names = ledger.payees(Kind.SUBCONTRACT_FEE, Kind.OUTCOME_SHARE)
+        m["subprime_margin"] = float(ledger.amounts(payees=names).sum()
+                                     - ledger.amounts(payers=names).sum())
         return m
 
     def decisions_frame(self) -> pd.DataFrame:
