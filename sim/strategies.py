@@ -974,7 +974,7 @@ class MarginalStrategy:
         # each person's cell: segment, at risk or not, first reoffence this month or not
         cell = segment * 4
         cell += at_risk.astype(np.int8) * np.int8(2) + seen.first
-        people = np.bincount(cell, minlength=size * 4).reshape(size, 2, 2)[:, 1, :]
+        people = np.bincount(cell, minlength=size * 4).reshape(size, 2, 2)[:, 1, :]  # at risk, by first or not
         dose = np.zeros(size, dtype=seen.dose.dtype)
         dose[segment] = seen.dose
         own = at_risk & (seen.dose != dose[segment])  # usually nobody
@@ -983,23 +983,24 @@ class MarginalStrategy:
             np.subtract.at(people, (segment[own], seen.first[own].astype(np.intp)), 1)
         else:
             own = None
-        # each segment's covariates: band, months since referral, number of needs, reach
-        mis = (caseload.month - keys // self.areas).astype(float)[:, None, None, None, None]
-        n_needs = np.arange(needs, dtype=float)[:, None, None]
+        # each segment's covariates (people at risk engage): months since referral, number of needs, reach
         shape = (keys.size, bands, needs, engaged, seen_)
-        reach = (1.0 - np.exp(-dose.reshape(shape) / _TYPICAL_COMPLEXITY[:, None, None])).reshape(-1)
-        covariates = [np.ones(size), reach,  # reach in its own dtype, so the products are what they were
-                      np.broadcast_to(mis, shape).reshape(-1), np.broadcast_to(n_needs, shape).reshape(-1)]
-        at_risk_people = people.sum(axis=1).astype(float)
-        first_people = people[:, 1].astype(float)
-        by_band = np.zeros((size, bands))
-        by_band.reshape(keys.size, bands, -1, bands)[:, np.arange(bands), :, np.arange(bands)] = 1.0
+        people = people.reshape(*shape, 2)[:, :, :, 1]
+        first = people[..., 1].astype(float)
+        at_risk_people = first + people[..., 0]
+        m = (caseload.month - keys // self.areas).astype(float)[:, None, None, None]
+        n = np.arange(needs, dtype=float)[:, None]
+        reach = 1.0 - np.exp(-dose.reshape(shape)[:, :, :, 1] / _TYPICAL_COMPLEXITY[:, None])
+        # as person by person: each person's product of covariates (reach in its own dtype), then summed
+        xtx_terms = [at_risk_people, at_risk_people * reach, at_risk_people * m, at_risk_people * n,
+                     at_risk_people * (reach * reach), at_risk_people * (reach * m), at_risk_people * (reach * n),
+                     at_risk_people * (m * m), at_risk_people * (m * n), at_risk_people * (n * n)]
+        xty_terms = [first, first * reach, first * m, first * n]
+        sums = np.stack([np.broadcast_to(x, at_risk_people.shape) for x in xtx_terms + xty_terms]).sum(axis=(1, 3, 4))
         xtx = np.zeros((4, Beliefs._K, Beliefs._K))
-        xty = np.zeros((4, Beliefs._K))
-        for i, j in Beliefs._PAIRS:
-            xtx[:, i, j] = xtx[:, j, i] = (at_risk_people * (covariates[i] * covariates[j])) @ by_band
-        for i in range(Beliefs._K):
-            xty[:, i] = (first_people * covariates[i]) @ by_band
+        for (i, j), total in zip(Beliefs._PAIRS, sums, strict=False):
+            xtx[:, i, j] = xtx[:, j, i] = total
+        xty = sums[len(Beliefs._PAIRS):].T.copy()
         if own is not None:
             extra = Beliefs._evidence_of(
                 caseload.observed_band[own], 1.0 - np.exp(-seen.dose[own] / _TYPICAL_COMPLEXITY[
