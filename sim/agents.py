@@ -241,9 +241,6 @@ class Cohort(mesa.Agent):
         """People referred."""
         return self.stop - self.start
 
-    def measure(self) -> None:
-        """Scheduled at the end of the proving lag: the commissioner measures and pays for this cohort."""
-        self.model.commissioner.settle(self)
 
 
 class Commissioner(mesa.Agent):
@@ -355,11 +352,16 @@ class Commissioner(mesa.Agent):
                 prime.receive(month, Kind.FEES, amount)
                 self.accrued[prime.name] = 0.0
 
-    def settle(self, cohort: Cohort) -> None:
-        """Measure a cohort against the counterfactual and make its outcome payments."""
+    def settle(self, cohorts: list[Cohort]) -> None:
+        """Measure cohorts referred in the same month against the counterfactual, and pay for each.
+
+        The cohorts are one run of store rows (area by area), so each one's counts by payment
+        group come from one pass over the month's people; then each is judged and paid in area
+        order.
+        """
         model = self.model
         store = model.store
-        rows = slice(cohort.start, cohort.stop)
+        rows = slice(cohorts[0].start, cohorts[-1].stop)
         # people refused at referral are not the prime's cohort: the measure never sees them
         counted = ~store.refused[rows]
         if model.design.contract.measure.cohort_definition == "engaged":
@@ -375,29 +377,48 @@ class Commissioner(mesa.Agent):
         reoffences = column("reoffences").astype(float)
         u_reoffended = column("untreated_first_month") >= 0
         u_reoffences = column("untreated_reoffences").astype(float)
-        view = CohortView(
-            pay_band=band,
-            score=column("score"),
-            untreated_reoffended=u_reoffended,
-            untreated_reoffences=u_reoffences,
-            drift=model.drift_at(cohort.month),
-            months_since_start=cohort.month - 1,
-        )
-        cf_reoffenders, cf_reoffences = model.counterfactual.expected(view)
+        score = column("score")
+        sizes = np.array([c.stop - c.start for c in cohorts])
+        # each cohort's counted people: where its run of rows starts and stops among the counted
+        bounds = np.concatenate(([0], np.cumsum(sizes)))
+        if not everyone:
+            bounds = np.concatenate(([0], np.cumsum(counted)))[bounds]
+        key = np.repeat(np.arange(len(cohorts)) * N_BANDS, np.diff(bounds)) + band
+        groups = len(cohorts) * N_BANDS
 
         def by_band(w: np.ndarray | None = None) -> np.ndarray:
-            return np.bincount(band, weights=w, minlength=N_BANDS).astype(float)
+            """Sums by cohort and payment group, (cohorts, groups): each cohort's own bincount."""
+            return np.bincount(key, weights=w, minlength=groups).astype(float).reshape(len(cohorts), N_BANDS)
 
-        n = by_band()
-        outcome = MeasuredOutcome(
-            n=n,
-            reoffenders=by_band(reoffended.astype(float)),
-            reoffences=by_band(reoffences),
-            cf_reoffenders=cf_reoffenders,
-            cf_reoffences=cf_reoffences,
-            pot=cohort.pot,
-        )
-        u_reoffenders_b, u_reoffences_b = by_band(u_reoffended.astype(float)), by_band(u_reoffences)
+        n_all, reoffenders_all, reoffences_all = by_band(), by_band(reoffended.astype(float)), by_band(reoffences)
+        u_reoffenders_all, u_reoffences_all = by_band(u_reoffended.astype(float)), by_band(u_reoffences)
+        for c, cohort in enumerate(cohorts):
+            people = slice(bounds[c], bounds[c + 1])
+            view = CohortView(
+                pay_band=band[people],
+                score=score[people],
+                untreated_reoffended=u_reoffended[people],
+                untreated_reoffences=u_reoffences[people],
+                drift=model.drift_at(cohort.month),
+                months_since_start=cohort.month - 1,
+            )
+            cf_reoffenders, cf_reoffences = model.counterfactual.expected(view)
+            outcome = MeasuredOutcome(
+                n=n_all[c],
+                reoffenders=reoffenders_all[c],
+                reoffences=reoffences_all[c],
+                cf_reoffenders=cf_reoffenders,
+                cf_reoffences=cf_reoffences,
+                pot=cohort.pot,
+            )
+            self._pay_for(cohort, outcome, u_reoffenders_all[c], u_reoffences_all[c])
+
+    def _pay_for(self, cohort: Cohort, outcome: MeasuredOutcome, u_reoffenders_b: np.ndarray,
+                 u_reoffences_b: np.ndarray) -> None:
+        """Make a measured cohort's outcome payments, and record what it cost and deserved."""
+        model = self.model
+        n = outcome.n
+        cf_reoffenders, cf_reoffences = outcome.cf_reoffenders, outcome.cf_reoffences
         prime = model.areas.holder(cohort.area)
         month = model.steps
         paid_total = deadweight = 0.0

@@ -16,6 +16,7 @@ the monthly record.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
@@ -111,6 +112,7 @@ class PbRModel(Model):
         )
         self.cohorts: list[Cohort] = []
         self._active: list[Cohort] = []
+        self._settlements: list[partial[None]] = []
         self.monthly: list[dict[str, float]] = []
         self.month_effort = np.zeros(4)
         self._engaged_by_band: dict[int, np.ndarray] = {}
@@ -187,7 +189,11 @@ class PbRModel(Model):
             start += int(n)
             self.cohorts.append(cohort)
             self._active.append(cohort)
-            self.schedule_event(cohort.measure, at=month + self.measure_delay)
+        # at the end of the proving lag the commissioner measures and pays for the month's cohorts
+        # (Mesa holds events weakly: the model keeps each month's settlement)
+        settlement = partial(self.commissioner.settle, self.cohorts[-areas:])
+        self._settlements.append(settlement)
+        self.schedule_event(settlement, at=month + self.measure_delay)
 
     def _window_start(self, month: int, months: int) -> int:
         """First store row referred within the last ``months`` months."""
