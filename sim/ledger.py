@@ -87,13 +87,14 @@ class Ledger:
             codes = self.parties(payees)
         if codes.shape != amounts.shape or amounts.ndim != 1:
             raise ValueError(f"{codes.size} payees for {amounts.size} payments")
-        negative = np.flatnonzero(amounts < 0)
-        if negative.size:
-            i = int(negative[0])
-            raise ValueError(f"negative payment {amounts[i]} for {kind} from {payer} "
-                             f"to {self._names[int(codes[i])]}")
-        kept = amounts != 0
+        kept = amounts > 0
         if not kept.all():
+            negative = np.flatnonzero(amounts < 0)
+            if negative.size:
+                i = int(negative[0])
+                raise ValueError(f"negative payment {amounts[i]} for {kind} from {payer} "
+                                 f"to {self._names[int(codes[i])]}")
+            kept |= np.isnan(amounts)  # recorded, as record() records them
             amounts, codes = amounts[kept], codes[kept]
         m = amounts.size
         if m == 0:

@@ -172,7 +172,8 @@ class SubPrime(mesa.Agent):
         service_type: index into :data:`~sim.vocabulary.SERVICE_TYPES`.
         cash: cash in hand; below zero at a month's end it is insolvent.
         contracts: its live subcontracts.
-        claims: by cohort, its share-weighted effective hours (what outcome shares are paid on).
+        claims: by cohort, its share-weighted effective hours (what outcome shares are paid on):
+            its row ``claim_row`` of the market's matrix of claims (sub-primes x cohorts).
         active: False once it has left the market.
 
     """
@@ -180,7 +181,7 @@ class SubPrime(mesa.Agent):
     def __init__(self, model: PbRModel, *, name: str, sector: str, service_type: int,
                  capacity: float, unit_cost: float, overhead: float, effectiveness: float,
                  reserves: float, risk_tolerance: float, min_margin: float, entered: int,
-                 n_cohorts: int) -> None:
+                 claims: np.ndarray, claim_row: int) -> None:
         super().__init__(model)
         self.name = name
         self.sector = sector
@@ -196,7 +197,8 @@ class SubPrime(mesa.Agent):
         self.cash = reserves
         self.min_cash = reserves
         self.contracts: list[Subcontract] = []
-        self.claims = np.zeros(n_cohorts)
+        self.claims = claims
+        self.claim_row = claim_row
         self.active = True
         self.exit_month: int | None = None
         self.exit_reason: str | None = None
@@ -334,6 +336,8 @@ class SubcontractedSupply:
         self.demand = np.zeros(_N_TYPES)
         self.matched = np.ones(_N_TYPES)
         self.claimants: list[SubPrime] = []
+        # the claimants' rows in the market's claims matrix and their party codes in the ledger
+        self._claim_rows = np.zeros(0, dtype=np.intp)
         self._codes = np.zeros(0, dtype=np.intp)
         self.outcome_paid = 0.0
         self.outcome_dose = 0.0
@@ -492,12 +496,18 @@ class SubcontractedSupply:
         starts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
         per_cohort = np.add.reduceat(on_need, starts, axis=0, dtype=np.float64)
         cohort = key[starts] - areas
+        # each sharing contract's claims on these cohorts, a row each: (share x fraction x effectiveness)
+        # x the cohort's hours on need of its type, added to the sub-primes' rows of the claims matrix
+        # in contract order (add.at: a sub-prime or cohort met twice is added to twice, in order)
+        factor = np.array([c.terms.outcome_share * fraction * c.subprime.effectiveness
+                           for c, fraction in shared])
+        types = np.fromiter((c.service_type for c, _ in shared), dtype=np.intp, count=len(shared))
+        owners = np.fromiter((c.subprime.claim_row for c, _ in shared), dtype=np.intp, count=len(shared))
+        claim = np.multiply(factor[:, None], per_cohort.T[types], order="C")
+        np.add.at(self.market.claims, (owners[:, None], cohort), claim)
         passed = 0.0
-        for c, fraction in shared:
-            claim = (c.terms.outcome_share * fraction * c.subprime.effectiveness
-                     * per_cohort[:, c.service_type])
-            np.add.at(c.subprime.claims, cohort, claim)
-            passed += float(claim.sum())
+        for row in claim:
+            passed += float(row.sum())
         self._last_retained = 1.0 - passed / total_dose if total_dose > 0 else 1.0
 
     def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
@@ -520,7 +530,7 @@ class SubcontractedSupply:
             return
         # every claimant's share at once, each as amount * min(claim / total, 1): one vector payment
         claimants = self.claimants
-        claims = np.fromiter((s.claims[index] for s in claimants), dtype=np.float64, count=len(claimants))
+        claims = self.market.claims[self._claim_rows, index]
         shares = amount * np.minimum(claims / total, 1.0)
         paid = np.flatnonzero((claims > 0) & (shares > 0))
         if paid.size == 0:
@@ -548,7 +558,7 @@ class SubcontractedSupply:
         bucket.sort(key=lambda c: (c.cost_per_effective_hour, c.subprime.name))
         if contract.terms.outcome_share > 0 and contract.subprime not in self.claimants:
             self.claimants.append(contract.subprime)
-            # the claimants' party codes in the ledger, for paying their shares at once
+            self._claim_rows = np.append(self._claim_rows, contract.subprime.claim_row)
             self._codes = np.append(self._codes, self.market.model.ledger.party(contract.subprime.name))
 
     def drop(self, contract: Subcontract) -> None:

@@ -140,6 +140,10 @@ class Market(Mechanism):
         self._fees_due: dict[int, list[tuple[Subcontract, float]]] = defaultdict(list)
         self._names: dict[str, int] = defaultdict(int)
         self._month = {"bought": 0.0, "inhouse": 0.0, "exits": 0, "entries": 0}
+        #: claims on outcome payments, sub-primes (by ``claim_row``) x cohorts; each sub-prime's
+        #: ``claims`` is its row (grown as sub-primes are made: rows are never reused)
+        self.claims = np.zeros((sum(g.count for g in spec.subprimes) + 32, self.n_cohorts))
+        self._claimers: list[SubPrime] = []
         for group in spec.subprimes:
             for i in range(group.count):
                 t = SERVICE_TYPES.index(group.service_types[i % len(group.service_types)])
@@ -161,10 +165,22 @@ class Market(Mechanism):
             service_type=service_type, capacity=capacity, unit_cost=unit_cost,
             overhead=group.overhead_per_month, effectiveness=group.effectiveness,
             reserves=reserves, risk_tolerance=group.risk_tolerance, min_margin=group.min_margin,
-            entered=entered, n_cohorts=self.n_cohorts,
+            entered=entered, claims=self._claims_row(), claim_row=len(self._claimers),
         )
+        self._claimers.append(subprime)
         self.subprimes.append(subprime)
         return subprime
+
+    def _claims_row(self) -> np.ndarray:
+        """Return the next free row of the claims matrix, growing it if full."""
+        row = len(self._claimers)
+        if row == self.claims.shape[0]:
+            grown = np.zeros((2 * row, self.n_cohorts))
+            grown[:row] = self.claims
+            self.claims = grown
+            for subprime in self._claimers:
+                subprime.claims = grown[subprime.claim_row]
+        return self.claims[row]
 
     # -- money and hours
     def accrue_fee(self, due: int, contract: Subcontract, amount: float) -> None:

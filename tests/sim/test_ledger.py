@@ -151,3 +151,25 @@ def test_outcome_shares_are_paid_as_one_payment_each(monkeypatch):
                            overrides={"contract": {"referral_months": 12}})
     PbRModel(design, rng=5).run()
     assert len(checked) > 10 and sum(checked) > 100
+
+
+def test_claims_are_rows_of_one_matrix_that_grows():
+    """Each sub-prime's claims are its row of the market's claims matrix, kept when the matrix grows."""
+    from pbrsim.sim.supply_chain import Market
+
+    design = load_scenario(SCENARIOS / "supply_chain_risk_passed_down.yaml",
+                           overrides={"contract": {"referral_months": 12}})
+    model = PbRModel(design, rng=5)
+    model.run()
+    market = model.mechanism(Market)
+    before = {s.name: s.claims.copy() for s in market.subprimes}
+    assert any(c.any() for c in before.values())
+    size = market.claims.shape[0]
+    while market.claims.shape[0] == size:
+        market._create(market.spec.subprimes[0], 0, entered=model.steps)
+    assert len({s.claim_row for s in market.subprimes}) == len(market.subprimes)
+    for s in market.subprimes:
+        assert np.shares_memory(s.claims, market.claims)
+        assert (market.claims[s.claim_row] == before.get(s.name, 0.0)).all()
+        s.claims[0] += 1.0
+        assert market.claims[s.claim_row, 0] == s.claims[0]
