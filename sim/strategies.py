@@ -307,6 +307,7 @@ class Beliefs:
         self.xty = np.zeros((4, self._K))
         self.later = np.zeros((2, 4))  # exposure, events
         self._cached: tuple[np.ndarray, np.ndarray] | None = None  # the posterior, until new evidence
+        self._derived: dict[str, np.ndarray] = {}  # what is read from it (hazard, effect, ...), as long
 
     @property
     def exposure(self) -> np.ndarray:
@@ -317,7 +318,16 @@ class Beliefs:
         """Posterior mean of (a, g, d, k) and its covariance, by band: shapes (4, 4) and (4, 4, 4)."""
         if self._cached is None:
             self._cached = self._solve()
+            self._derived = {}
         return self._cached
+
+    def _kept(self, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """A quantity read from the posterior, worked out once per posterior (a month's questions share it)."""
+        self._posterior()
+        value = self._derived.get(name)
+        if value is None:
+            value = self._derived[name] = compute()
+        return value
 
     def _solve(self) -> tuple[np.ndarray, np.ndarray]:
         h0, w = self.prior_hazard, self.w
@@ -335,6 +345,9 @@ class Beliefs:
 
     def _served_point(self) -> np.ndarray:
         """Reach-weighted means of the covariates over the served, by band (1, 0, m̄, n̄); prior: (1, 0, 0, 0)."""
+        return self._kept("served_point", self._served_point_now)
+
+    def _served_point_now(self) -> np.ndarray:
         reach = self.xtx[:, 1, 0]
         point = np.zeros((4, self._K))
         point[:, 0] = 1.0
@@ -350,6 +363,9 @@ class Beliefs:
     @property
     def hazard(self) -> np.ndarray:
         """Believed untreated monthly hazard at referral among people who engage, by band."""
+        return self._kept("hazard", self._hazard_now)
+
+    def _hazard_now(self) -> np.ndarray:
         mean, _ = self._posterior()
         n = self.xtx[:, 0, 0]
         mean_needs = np.divide(self.xtx[:, 0, 3], n, out=np.zeros(4), where=n > 0)
@@ -358,8 +374,7 @@ class Beliefs:
     @property
     def effect(self) -> np.ndarray:
         """Believed largest relative cut in hazard that service achieves (posterior mean), by band."""
-        mean, _ = self._posterior()
-        return self._effect_of(mean)
+        return self._kept("effect", lambda: self._effect_of(self._posterior()[0]))
 
     @property
     def effect_sd(self) -> np.ndarray:
@@ -375,12 +390,13 @@ class Beliefs:
         """One draw of the effect per band from the posterior (Thompson sampling)."""
         mean, cov = self._posterior()
         z = rng.standard_normal((4, self._K))
-        return self._effect_of(mean + np.einsum("bij,bj->bi", np.linalg.cholesky(cov), z))
+        root = self._kept("cholesky", lambda: np.linalg.cholesky(cov))
+        return self._effect_of(mean + np.einsum("bij,bj->bi", root, z))
 
     @property
     def later_rate(self) -> np.ndarray:
         """Believed monthly rate of further reoffences after a first, by band."""
-        return (self.w * _PRIOR_LATER_RATE + self.later[1]) / (self.w + self.later[0])
+        return self._kept("later_rate", lambda: (self.w * _PRIOR_LATER_RATE + self.later[1]) / (self.w + self.later[0]))
 
     @classmethod
     def evidence(cls, band: np.ndarray, at_risk: np.ndarray, reach: np.ndarray, first: np.ndarray,
@@ -623,9 +639,11 @@ class MarginalStrategy:
         # a cohort the prime has no belief about yet is valued at the linear price
         v_bin = np.where(ready[:, None], v_bin, self.linear_binary[None, :])
         v_freq = np.where(ready[:, None], v_freq, self.linear_frequency[None, :])
-        for key, e, v in zip(keys[ready].tolist(), expected[ready].tolist(), variance[ready].tolist(), strict=True):
-            self._expected[key] = (e, v)
         if caseload.cap_headroom is not None:
+            # kept only for a contract-wide cap (a caseload carries one for every month of a run or none)
+            for key, e, v in zip(keys[ready].tolist(), expected[ready].tolist(), variance[ready].tolist(),
+                                 strict=True):
+                self._expected[key] = (e, v)
             cap = self._total_cap_factor(keys, month, caseload.cap_headroom)
             v_bin, v_freq = v_bin * cap[:, None], v_freq * cap[:, None]
         if new.any():
@@ -793,7 +811,6 @@ class MarginalStrategy:
         if caseload.cohort is not None:  # observe() reads the same people by segment
             self._last_segments = (caseload, keys, segment)
         size = keys.size * per_cohort
-        shape = (keys.size, bands, needs, engaged, seen)
         people = (np.bincount(segment, minlength=size) if counted is None
                   else np.bincount(segment, weights=counted, minlength=size)).astype(float)
         groups = people.reshape(keys.size, bands, -1).sum(axis=2)  # whole numbers: exact in any order
@@ -825,12 +842,19 @@ class MarginalStrategy:
         complexity = _TYPICAL_COMPLEXITY[:, None, None]
         ratio = value / (complexity * max(cost_per_hour, 1e-9))
         with np.errstate(divide="ignore"):
-            target = np.broadcast_to(complexity * np.log(np.maximum(ratio, 1e-300)), shape).ravel()
-        target_of = target[segment]
-        hours = target_of - caseload.dose
-        if paid:
-            planned = np.maximum(caseload.dose, target_of)
-        np.clip(hours, 0.0, self.spec.max_hours_per_month, out=hours)
+            # by (cohort, band, needs, engaged, known), flat: one target per segment
+            target = (complexity * np.log(np.maximum(ratio, 1e-300))).ravel()
+        # people of one segment have had the same service, so the same dose: each segment's is taken
+        # from one of its people, and anyone whose differs is taken person by person (usually nobody)
+        dose = caseload.dose
+        each_dose = np.zeros(size, dtype=dose.dtype)
+        each_dose[segment] = dose
+        own = dose != each_dose[segment]
+        own = np.flatnonzero(own) if own.any() else np.zeros(0, dtype=np.intp)
+        top = self.spec.max_hours_per_month
+        hours = np.clip(target - each_dose, 0.0, top).astype(np.float32)[segment]
+        if own.size:
+            hours[own] = np.clip(target[segment[own]] - dose[own], 0.0, top)
         if paid:
             follow = float(self.follow_up)
             window = (hazard, later, remaining, unseen_clean, 1.0 - np.exp(-hazard * follow),
@@ -838,20 +862,20 @@ class MarginalStrategy:
             counts = (caseload.reoffences_known if caseload.reoffences_known is not None
                       else known)
             mean_effect = np.minimum(b.effect, _MAX_EFFECT)
-            self._outlook_by_segment(caseload, keys, segment, people, counted, planned, window, counts, mean_effect)
-        return hours.astype(np.float32)
+            planned = np.maximum(each_dose, target), np.maximum(dose[own], target[segment[own]])
+            self._outlook_by_segment(caseload, keys, segment, people, counted, planned, own, window, counts,
+                                     mean_effect)
+        return hours
 
     def _outlook_by_segment(self, caseload: Caseload, keys: np.ndarray, segment: np.ndarray, people: np.ndarray,
-                            counted: np.ndarray | None, planned: np.ndarray,
+                            counted: np.ndarray | None, planned: tuple[np.ndarray, np.ndarray], own: np.ndarray,
                             window: tuple[np.ndarray, ...], counts: np.ndarray, mean_effect: np.ndarray) -> None:
         """The belief about each cohort's groups (as :meth:`_record_outlook`), summed segment by segment.
 
-        ``people`` counts the counted people of each segment, ``planned`` is each person's
-        planned dose (their segment's target, or the dose given so far where that is more).
-        People of one segment have had the same service, so they have the same planned dose:
-        each segment's is taken from one of its people, and anyone whose planned dose differs
-        is taken person by person. ``window`` is by (cohort, band), as the arrays of
-        :func:`_outlook_terms`.
+        ``people`` counts the counted people of each segment. ``planned`` holds each segment's
+        planned dose (its target, or the dose given so far where that is more), and that of
+        the people ``own`` whose dose is not their segment's, taken person by person.
+        ``window`` is by (cohort, band), as the arrays of :func:`_outlook_terms`.
         """
         bands, needs, engaged, seen = self._SEGMENT
         per_group = needs * engaged * seen
@@ -859,9 +883,7 @@ class MarginalStrategy:
         shape = (keys.size, bands, needs, engaged, seen)
         known = caseload.reoffended
         is_known = np.array([False, True])
-        each = np.zeros(people.size)  # a segment without people plans nothing (it counts for nothing)
-        each[segment] = planned
-        own = np.flatnonzero(planned != each[segment])  # usually nobody
+        each, planned_own = planned
         # the known reoffences of the known people counted (those taken person by person apart)
         rows = np.flatnonzero(known)
         weights = counts[rows].astype(float)
@@ -898,7 +920,7 @@ class MarginalStrategy:
             group = seg // per_group
             band, n_needs = group % bands, (seg // (engaged * seen)) % needs
             workable_p = (n_needs > 0) & ((seg // seen) % engaged == 1)
-            reach = 1.0 - np.exp(-planned[own] / _TYPICAL_COMPLEXITY[n_needs])
+            reach = 1.0 - np.exp(-planned_own / _TYPICAL_COMPLEXITY[n_needs])
             cut_p = np.where(workable_p, mean_effect[band] * reach, 0.0)
             window_p = tuple(np.broadcast_to(x, (keys.size, bands, 1, 1, 1)).reshape(groups)[group] for x in window)
             terms = _outlook_terms(cut_p, window_p, known[own], counts[own].astype(float))
@@ -996,7 +1018,7 @@ class MarginalStrategy:
                      at_risk_people * (reach * reach), at_risk_people * (reach * m), at_risk_people * (reach * n),
                      at_risk_people * (m * m), at_risk_people * (m * n), at_risk_people * (n * n)]
         xty_terms = [first, first * reach, first * m, first * n]
-        sums = np.stack([np.broadcast_to(x, at_risk_people.shape) for x in xtx_terms + xty_terms]).sum(axis=(1, 3, 4))
+        sums = np.stack(xtx_terms + xty_terms).reshape(14, keys.size, bands, -1).sum(axis=(1, 3))
         xtx = np.zeros((4, Beliefs._K, Beliefs._K))
         for (i, j), total in zip(Beliefs._PAIRS, sums, strict=False):
             xtx[:, i, j] = xtx[:, j, i] = total

@@ -66,18 +66,19 @@ def expected_payment(pieces: Pieces, mu: np.ndarray, sigma: np.ndarray) -> tuple
 
     """
     s = np.maximum(sigma, _MIN_SIGMA)
+    # both edges of every piece at once: (2, pieces, groups)
+    lower, upper = pieces.lower, pieces.upper
+    edges = np.stack([lower, upper] if np.shape(lower) == np.shape(upper) else np.broadcast_arrays(lower, upper))
     with np.errstate(invalid="ignore"):
-        lo = (pieces.lower - mu) / s
-        hi = (pieces.upper - mu) / s
-    cdf_lo, cdf_hi = ndtr(lo), ndtr(hi)
-    pdf_lo, pdf_hi = _density(lo), _density(hi)
+        z = (edges - mu) / s
+        cdf, pdf = ndtr(z), _density(z)
+        # L φ(l) and U φ(u), 0 at an infinite edge (the density falls faster than the edge grows)
+        edge = np.where(np.isfinite(edges), edges * pdf, 0.0)
+    (cdf_lo, cdf_hi), (pdf_lo, pdf_hi), (edge_lo, edge_hi) = cdf, pdf, edge
     mass = cdf_hi - cdf_lo
     first_moment = mu * mass + s * (pdf_lo - pdf_hi)
     a, b = pieces.intercept, pieces.slope
     expected = (a * mass + b * first_moment).sum(axis=0)
-    # L φ(l) and U φ(u), 0 at an infinite edge (the density falls faster than the edge grows)
-    edge_lo = np.where(np.isfinite(pieces.lower), np.nan_to_num(pieces.lower, posinf=0.0, neginf=0.0) * pdf_lo, 0.0)
-    edge_hi = np.where(np.isfinite(pieces.upper), np.nan_to_num(pieces.upper, posinf=0.0, neginf=0.0) * pdf_hi, 0.0)
     slope = (a * (pdf_lo - pdf_hi) / s + b * (mass + (edge_lo - edge_hi) / s)).sum(axis=0)
     return expected, slope
 
@@ -159,8 +160,10 @@ def group_values(contract: ContractSpec,
         band_prices = np.asarray(component.band_prices(), dtype=float)
         view = outlook if basis.judged_by_band else pooled
         groups = view.n.shape[1]
-        price = np.broadcast_to(band_prices[:groups], view.n.shape)
-        pot = np.broadcast_to(view.pot[:, None], view.n.shape)
+        price = np.empty(view.n.shape)
+        price[:] = band_prices[:groups]
+        pot = np.empty(view.n.shape)
+        pot[:] = view.pot[:, None]
         per_person = measure_of(component.measure).per_person
         if per_person:
             size, fewer, var = view.n, view.fewer_reoffenders, view.var_reoffenders
