@@ -58,7 +58,8 @@ class Prime(mesa.Agent):
         self.income = 0.0
         self.costs = 0.0
         self.clawed_back = 0.0
-        self.supply: SupplyChain = InHouse(self)
+        self._own_staff = InHouse(self)
+        self.supply: SupplyChain = self._own_staff
         # hours and engaged person-months before and after a first reoffence (binary cliff)
         self.effort_by_status = np.zeros(2)
         self.months_by_status = np.zeros(2)
@@ -196,9 +197,22 @@ class Prime(mesa.Agent):
             if self.strategy.learns:
                 # the truth of who has reoffended, for learning once proven
                 self._seen = (rows, caseload, total > 0, store.reoffences[rows].copy(), store.first_month[rows] >= 0)
+        self._pay_overhead(month)
+        return total, dose
+
+    def serves_by_rule(self) -> bool:
+        """Whether the model may serve this prime's caseload by its strategy's fixed rule, delivered in-house."""
+        return self.strategy.fixed_hours is not None and self.supply is self._own_staff
+
+    def pay_for_rule(self, month: int, hours: float) -> None:
+        """Pay for a month served by the fixed rule (``hours`` in all), and the overhead."""
+        if hours:
+            self.supply.pay(month, hours)
+        self._pay_overhead(month)
+
+    def _pay_overhead(self, month: int) -> None:
         if month <= self.model.last_service_month:
             self.spend(month, Party.OVERHEAD, Kind.OVERHEAD, self.spec.overhead_per_month * len(self.areas))
-        return total, dose
 
     def count_effort(self, hours: np.ndarray, engaged_months: np.ndarray) -> None:
         """Add a month's hours and engaged person-months, before and after a first reoffence."""

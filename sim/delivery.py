@@ -72,9 +72,12 @@ class InHouse:
         person has none (then they are spread over every type and do nothing).
         """
         spec = self.prime.spec
-        cost = float(hours.sum(dtype=np.float64)) * spec.unit_cost_per_hour
-        self.prime.spend(month, Party.FRONT_LINE, Kind.DELIVERY_COST, cost)
+        self.pay(month, float(hours.sum(dtype=np.float64)))
         return np.where(n_needs > 0, hours * np.float32(spec.effectiveness), np.float32(0.0))
+
+    def pay(self, month: int, hours: float) -> None:
+        """Pay the prime's staff for ``hours`` at its unit cost."""
+        self.prime.spend(month, Party.FRONT_LINE, Kind.DELIVERY_COST, hours * self.prime.spec.unit_cost_per_hour)
 
     def on_outcome_payment(self, cohort: Cohort, amount: float, month: int) -> None:
         """Keep every outcome payment: in-house, there is nobody to share it with."""

@@ -113,6 +113,8 @@ class PbRModel(Model):
         self.cohorts: list[Cohort] = []
         self._active: list[Cohort] = []
         self._settlements: list[partial[None]] = []
+        #: people referred to each area, by referral month (index 0 unused)
+        self._referral_counts: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * (self.referral_months + 1)
         self.monthly: list[dict[str, float]] = []
         self.month_effort = np.zeros(4)
         self._engaged_by_band: dict[int, np.ndarray] = {}
@@ -172,6 +174,7 @@ class PbRModel(Model):
         areas = self.areas.count
         rate = self.design.cohort.referrals_per_year / 12.0 / areas * volume_factor(self.design.cohort, month)
         counts = self.population_rng.poisson(rate, areas)
+        self._referral_counts[month] = counts
         people = draw_offenders(self.population_rng, int(counts.sum()), self.profile,
                                 drift=self.drift_at(month))
         people["signal_z"] = self.signal_rng.standard_normal((int(counts.sum()), 2), dtype=np.float32)
@@ -202,31 +205,45 @@ class PbRModel(Model):
     def deliver(self, month: int) -> None:
         """Each prime serves the people in their service period; then hours and dose are stored at once.
 
-        A cohort is a run of store rows, so a prime's caseload is the runs of the cohorts in
-        service in the areas it holds, in store order (no scan of the whole window). The rows
-        in service are one slice of the store (referred in the last ``service_months`` months),
-        so hours and dose are added to it, and effort is counted for every prime, by band and
-        whether the person has reoffended, in one pass over that slice.
+        The rows in service are one slice of the store (referred in the last ``service_months``
+        months), and each cohort in it is a run of rows held by its area's holder. Primes whose
+        strategy gives every engaged person a fixed number of hours (``fixed_hours``) and who
+        deliver in-house are served together, with their hours and effectiveness gathered by
+        each row's holder: the same rule, in one pass however many primes there are. Any other
+        prime decides for its own caseload (the runs of its cohorts, in store order). Hours and
+        dose are then added to the slice, and effort is counted for every prime, by band and
+        whether the person has reoffended, in one more pass.
         """
         s = self.store
         lo, hi = self._window_start(month, self.service_months), s.size
-        holders = self.areas.as_array()
         nobody = len(self.primes)
-        owner = np.full(hi - lo, nobody, dtype=np.int64)
-        runs: dict[int, list[np.ndarray]] = {}
-        for cohort in self._active:
-            if month - cohort.month < self.service_months and cohort.stop > cohort.start:
-                holder = int(holders[cohort.area])
-                if holder >= 0:
-                    runs.setdefault(holder, []).append(cohort.rows)
-                    owner[cohort.start - lo:cohort.stop - lo] = holder
+        holder, sizes = self._cohorts_in_service(month, nobody)
+        owner = np.repeat(holder, sizes)
         selection = self.design.contract.referral_selection
         if selection:
             # people a prime refused at referral get no commissioned service (nobody serves them)
             owner[s.refused[lo:hi]] = nobody
-        hours = np.zeros(hi - lo, dtype=np.float32)
-        dose = np.zeros(hi - lo, dtype=np.float32)
+        by_rule = np.zeros(nobody + 1, dtype=bool)
         for prime in self.primes:
+            by_rule[prime.index] = prime.serves_by_rule()
+        if by_rule.any():
+            hours, dose = self._serve_by_rule(lo, hi, holder, sizes, by_rule)
+            if selection:
+                hours[owner == nobody] = 0.0
+                dose[owner == nobody] = 0.0
+            # hours by cohort, then by the prime holding it
+            # (reduceat gives an empty cohort the row at its start: those are masked, and kept in range)
+            starts = np.minimum(np.concatenate(([0], np.cumsum(sizes)[:-1])), max(hours.size - 1, 0))
+            by_cohort = np.add.reduceat(hours, starts, dtype=np.float64) if hours.size else np.zeros(sizes.size)
+            cost_hours = np.bincount(holder, weights=np.where(sizes > 0, by_cohort, 0.0), minlength=nobody + 1)
+        else:
+            hours = np.zeros(hi - lo, dtype=np.float32)
+            dose = np.zeros(hi - lo, dtype=np.float32)
+        runs = self._runs_of(month, by_rule) if not by_rule[:nobody].all() else {}
+        for prime in self.primes:
+            if by_rule[prime.index]:
+                prime.pay_for_rule(month, float(cost_hours[prime.index]))
+                continue
             parts = runs.get(prime.index)
             rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
             if selection:
@@ -238,13 +255,60 @@ class PbRModel(Model):
         s.hours[lo:hi] += hours
         s.dose[lo:hi] += dose
         # hours and engaged person-months by prime, status (0: not reoffended yet, 1: has) and true band
-        key = (owner * 2 + (s.first_month[lo:hi] >= 0)) * N_BANDS + s.true_band[lo:hi]
+        status_band = (s.first_month[lo:hi] >= 0).view(np.int8) * np.int8(N_BANDS) + s.true_band[lo:hi]
+        key = owner * (2 * N_BANDS) + status_band
         size = (nobody + 1) * 2 * N_BANDS
         effort = np.bincount(key, weights=hours, minlength=size).reshape(nobody + 1, 2, N_BANDS)
         engaged = np.bincount(key, weights=s.engaged[lo:hi], minlength=size).reshape(nobody + 1, 2, N_BANDS)
         for prime in self.primes:
             prime.count_effort(effort[prime.index].sum(axis=1), engaged[prime.index].sum(axis=1))
         self.month_effort += effort[:nobody].sum(axis=(0, 1))
+
+    def _cohorts_in_service(self, month: int, nobody: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each cohort in service, in store order: its holder (prime index; ``nobody``: not let) and size."""
+        first, last = max(1, month - self.service_months + 1), min(month, self.referral_months)
+        holders = self.areas.as_array().astype(np.int64)
+        holders[holders < 0] = nobody
+        if last < first:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.tile(holders, last - first + 1), np.concatenate(self._referral_counts[first:last + 1])
+
+    def _runs_of(self, month: int, by_rule: np.ndarray) -> dict[int, list[np.ndarray]]:
+        """The store rows of each cohort in service, by the prime holding it (primes served by rule apart)."""
+        holders = self.areas.as_array()
+        runs: dict[int, list[np.ndarray]] = {}
+        for cohort in self._active:
+            if month - cohort.month < self.service_months and cohort.stop > cohort.start:
+                holder = int(holders[cohort.area])
+                if holder >= 0 and not by_rule[holder]:
+                    runs.setdefault(holder, []).append(cohort.rows)
+        return runs
+
+    def _serve_by_rule(self, lo: int, hi: int, holder: np.ndarray, sizes: np.ndarray,
+                       by_rule: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hours and dose of the rows held by primes with a fixed rule (zero elsewhere), as each prime would give them.
+
+        The rule of ``UniformStrategy.allocate``, the floor of ``Prime.deliver`` and the dose of
+        ``InHouse.deliver``, with the same float32 results (hours are never negative, so
+        multiplying by a 0/1 flag or taking the larger of the hours and a floor of 0 is the
+        choice they make), each prime's parameters repeated over its cohorts' rows.
+        """
+        s = self.store
+        rule = np.zeros(by_rule.size, dtype=np.float32)
+        effectiveness = np.zeros(by_rule.size, dtype=np.float32)
+        for prime in self.primes:
+            if by_rule[prime.index]:
+                rule[prime.index] = prime.strategy.fixed_hours
+                effectiveness[prime.index] = prime.spec.effectiveness
+        engaged = s.engaged[lo:hi]
+        hours = np.repeat(rule[holder], sizes) * engaged
+        floor = self.design.contract.service.min_hours_per_month
+        if floor > 0:
+            # the service floor tops up everyone who engages (over their needs, all types if none)
+            topped = np.repeat(np.where(by_rule, np.float32(floor), np.float32(0.0))[holder], sizes) * engaged
+            hours = np.maximum(hours, topped)
+        dose = hours * np.repeat(effectiveness[holder], sizes) * (s.n_needs[lo:hi] > 0)
+        return hours, dose
 
     def draw_reoffending(self, month: int) -> None:
         """Draw this month's reoffences for everyone in their follow-up window.

@@ -175,10 +175,15 @@ class ProviderStrategy(Protocol):
     Attributes:
         learns: whether :meth:`observe` uses what the prime saw (if not, the
             prime need not record it).
+        fixed_hours: hours a month every engaged person gets whatever else the prime
+            knows of them, or None if :meth:`allocate` decides person by person. The
+            model serves every prime with a fixed rule and in-house delivery in one pass
+            over the month's service window, without asking :meth:`allocate`.
 
     """
 
     learns: bool
+    fixed_hours: float | None
 
     def allocate(self, caseload: Caseload, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
         """Hours this month per person (float32); the prime spreads them evenly over the person's needs.
@@ -213,6 +218,11 @@ class UniformStrategy:
 
     def __init__(self, hours_per_month: float) -> None:
         self.hours_per_month = hours_per_month
+
+    @property
+    def fixed_hours(self) -> float:
+        """``hours_per_month``, for every engaged person: :meth:`allocate` is this rule."""
+        return self.hours_per_month
 
     @classmethod
     def build(cls, spec: PrimeSpec, scenario: Scenario, rng: np.random.Generator | None = None) -> UniformStrategy:
@@ -551,6 +561,7 @@ class MarginalStrategy:
     """
 
     learns: ClassVar[bool] = True
+    fixed_hours: ClassVar[None] = None
     #: Value the prime puts on a reoffence avoided beside any payment for it.
     social_value_per_reoffence: float = 0.0
 
