@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
-from pbrsim.sim.bases import basis_of
+from pbrsim.sim.bases import PaymentBasis, basis_of
 from pbrsim.sim.counterfactual import N_BANDS, CohortView
 from pbrsim.sim.delivery import InHouse, SupplyChain
 from pbrsim.sim.ledger import Kind, Party
@@ -23,12 +23,10 @@ from pbrsim.sim.payments import (
     block_grant,
     fee_reconciliation,
     fees,
-    outcome_payment,
-    true_impact_value,
     withheld,
 )
 from pbrsim.sim.population import caseworker_signals
-from pbrsim.sim.scenario import PaymentSpec, PrimeSpec
+from pbrsim.sim.scenario import OutcomeComponent, PaymentSpec, PrimeSpec
 from pbrsim.sim.strategies import Caseload, Observation, Referrals, make_strategy
 
 if TYPE_CHECKING:
@@ -268,6 +266,8 @@ class Commissioner(mesa.Agent):
         self.pot_forfeited = 0.0
         self.gross_fees = {"block_grant": 0.0, "referral_fees": 0.0, "supervision_fees": 0.0}
         self.withheld_total = 0.0
+        # payment basis and ledger kind by outcome component (id), with the component kept alive
+        self._bases: dict[int, tuple[OutcomeComponent, PaymentBasis, Kind]] = {}
         # volume bands: fees for service paid at the unit price, reconciled each contract year
         self.band_fees: dict[tuple[int, str], float] = {}
         self.reconciliations: list[dict[str, float]] = []
@@ -406,6 +406,8 @@ class Commissioner(mesa.Agent):
 
         n_all, reoffenders_all, reoffences_all = by_band(), by_band(reoffended.astype(float)), by_band(reoffences)
         u_reoffenders_all, u_reoffences_all = by_band(u_reoffended.astype(float)), by_band(u_reoffences)
+        # each cohort's whole-cohort counts, summed over its groups as numpy sums four values
+        totals = np.stack([n_all, reoffenders_all, reoffences_all, u_reoffenders_all, u_reoffences_all]).sum(axis=2)
         for c, cohort in enumerate(cohorts):
             people = slice(bounds[c], bounds[c + 1])
             view = CohortView(
@@ -425,11 +427,15 @@ class Commissioner(mesa.Agent):
                 cf_reoffences=cf_reoffences,
                 pot=cohort.pot,
             )
-            self._pay_for(cohort, outcome, u_reoffenders_all[c], u_reoffences_all[c])
+            self._pay_for(cohort, outcome, u_reoffenders_all[c], u_reoffences_all[c], totals[:, c].tolist())
 
     def _pay_for(self, cohort: Cohort, outcome: MeasuredOutcome, u_reoffenders_b: np.ndarray,
-                 u_reoffences_b: np.ndarray) -> None:
-        """Make a measured cohort's outcome payments, and record what it cost and deserved."""
+                 u_reoffences_b: np.ndarray, totals: list[float]) -> None:
+        """Make a measured cohort's outcome payments, and record what it cost and deserved.
+
+        ``totals`` are its counted people, reoffenders, reoffences, untreated reoffenders and
+        untreated reoffences.
+        """
         model = self.model
         n = outcome.n
         cf_reoffenders, cf_reoffences = outcome.cf_reoffenders, outcome.cf_reoffences
@@ -439,31 +445,42 @@ class Commissioner(mesa.Agent):
         pot_paid = 0.0
         result: dict[str, float] = {}
         for i, component in enumerate(self.terms(cohort.area).outcomes):
-            due = outcome_payment(component, outcome)
+            basis, kind = self._basis(component)
+            due = basis.pay(outcome)
             due = apply_total_cap(due, self.outcome_paid, self.payment.outcome_cap_total)
             self.outcome_paid += due
             paid_total += due
-            if basis_of(component).draws_on_pot:
+            if basis.draws_on_pot:
                 pot_paid += due
-            prime.receive(month, Kind.outcome(component.measure), due)
+            prime.receive(month, kind, due)
             prime.supply.on_outcome_payment(cohort, due, month)
-            deserved = true_impact_value(component, n, outcome.reoffenders, outcome.reoffences,
-                                         u_reoffenders_b, u_reoffences_b, cohort.pot)
+            # what the payment would be for the cohort's true impact alone
+            deserved = basis.true_value(n, outcome.reoffenders, outcome.reoffences,
+                                        u_reoffenders_b, u_reoffences_b, cohort.pot)
             deadweight += max(due - deserved, 0.0)
             result[f"outcome_payment_{i}"] = due
         self.pot_forfeited += max(cohort.pot - pot_paid, 0.0)
+        counted, reoffenders, reoffences, untreated_reoffenders, untreated_reoffences = totals
         result.update(
-            counted=float(n.sum()),
-            reoffenders=float(outcome.reoffenders.sum()),
-            reoffences=float(outcome.reoffences.sum()),
+            counted=counted,
+            reoffenders=reoffenders,
+            reoffences=reoffences,
             cf_reoffenders=float(cf_reoffenders.sum()),
             cf_reoffences=float(cf_reoffences.sum()),
-            untreated_reoffenders=float(u_reoffenders_b.sum()),
-            untreated_reoffences=float(u_reoffences_b.sum()),
+            untreated_reoffenders=untreated_reoffenders,
+            untreated_reoffences=untreated_reoffences,
             outcome_paid=paid_total,
             deadweight=deadweight,
             pot=cohort.pot,
         )
         cohort.result = result
         # mechanisms act on the measured cohort (a social impact bond pays its investors on its own)
-        model.settled(Settled(cohort, outcome, float(u_reoffences_b.sum()), month))
+        model.settled(Settled(cohort, outcome, untreated_reoffences, month))
+
+    def _basis(self, component: OutcomeComponent) -> tuple[PaymentBasis, Kind]:
+        """The component's payment basis and the ledger kind of its payments, made once per component."""
+        known = self._bases.get(id(component))
+        if known is None or known[0] is not component:
+            known = (component, basis_of(component), Kind.outcome(component.measure))
+            self._bases[id(component)] = known
+        return known[1], known[2]
