@@ -35,28 +35,30 @@ __all__ = ["PbRModel"]
 M = TypeVar("M", bound=Mechanism)
 
 
-def _poisson_ppf(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Inverse Poisson CDF, vectorised: the draw that uniform ``u`` gives at rate ``lam``.
+def _poisson_ppf(u: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse Poisson CDF, vectorised: the draws that uniforms ``u`` give at rates ``lam``, where not 0.
 
-    Used so the treated and untreated paths share their random numbers. Each round adds
-    the next term of the CDF for the people whose ``u`` is still above it, kept as a shrinking
-    subset (at monthly rates most people stop at 0), with the same arithmetic per person.
+    Used so the treated and untreated paths share their random numbers. Returns the
+    positions of the nonzero draws and the draws there: each round adds the next term of
+    the CDF for the people whose ``u`` is still above it, kept as a shrinking subset (at
+    monthly rates most people stop at 0), with the same arithmetic per person.
     """
-    k = np.zeros(u.shape, dtype=np.int16)
     p = np.exp(-lam)
+    live = np.flatnonzero(u > p)
+    k = np.zeros(live.size, dtype=np.int16)
+    at = np.arange(live.size)
+    u, lam, p = u[live], lam[live], p[live]
     cdf = p.copy()
-    live = np.flatnonzero(u > cdf)
-    u, lam, p, cdf = u[live], lam[live], p[live], cdf[live]
     j = 0
-    while live.size and j < 50:
+    while at.size and j < 50:
         j += 1
-        k[live] += 1
+        k[at] += 1
         p = p * lam / j
         cdf = cdf + p
         keep = u > cdf
         if not keep.all():
-            live, u, lam, p, cdf = live[keep], u[keep], lam[keep], p[keep], cdf[keep]
-    return k
+            at, u, lam, p, cdf = at[keep], u[keep], lam[keep], p[keep], cdf[keep]
+    return live, k
 
 
 class PbRModel(Model):
@@ -341,7 +343,8 @@ class PbRModel(Model):
             idx = np.flatnonzero(before)
             if idx.size:
                 lam = frequency[idx] if cut is None else frequency[idx] * cut[idx]
-                count[idx] += _poisson_ppf(u_later[idx], lam)
+                drawn, later = _poisson_ppf(u_later[idx], lam)
+                count[idx[drawn]] += later
 
     def accrue_fees(self, month: int) -> None:
         """Accrue this month's block grant, referral and supervision fees for the cohorts in service."""
