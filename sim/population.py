@@ -252,12 +252,16 @@ class OffenderStore:
         "untreated_reoffences": (np.int16, ()),
     }
     _NEVER = np.int16(-1)
+    #: columns append() sets from its arguments rather than the referrals' columns
+    _SET_AT_APPEND = frozenset({"area", "referral_month", "first_month", "untreated_first_month"})
 
     def __init__(self, capacity: int) -> None:
         self.size = 0
         self._capacity = max(int(capacity), 16)
+        # uninitialised: append() writes every column of the rows it adds (zeroing the freshly
+        # allocated columns here would cost as much as the writes, for rows that may never exist)
         self.columns: dict[str, np.ndarray] = {
-            name: np.zeros((self._capacity, *shape), dtype=dtype)
+            name: np.empty((self._capacity, *shape), dtype=dtype)
             for name, (dtype, shape) in self._SPEC.items()
         }
 
@@ -284,13 +288,15 @@ class OffenderStore:
         cols["referral_month"][start:stop] = month
         for name in ("first_month", "untreated_first_month"):
             cols[name][start:stop] = self._NEVER
+        for name in self._SPEC.keys() - rows.keys() - self._SET_AT_APPEND:
+            cols[name][start:stop] = 0
         self.size = stop
         return start, stop
 
     def _grow(self, needed: int) -> None:
         new = max(needed, int(self._capacity * 1.5))
         for name, col in self.columns.items():
-            grown = np.zeros((new, *col.shape[1:]), dtype=col.dtype)
+            grown = np.empty((new, *col.shape[1:]), dtype=col.dtype)
             grown[: self.size] = col[: self.size]
             self.columns[name] = grown
         self._capacity = new
