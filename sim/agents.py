@@ -210,13 +210,14 @@ class Prime(mesa.Agent):
 
     def _pay_overhead(self, month: int) -> None:
         if month <= self.model.last_service_month:
-            self.spend(month, Party.OVERHEAD, Kind.OVERHEAD, self.spec.overhead_per_month * len(self.areas))
+            self.spend(month, Party.OVERHEAD, Kind.OVERHEAD,
+                       self.spec.overhead_per_month * self.model.areas.held_by(self.index))
 
-    def count_effort(self, hours: np.ndarray, engaged_months: np.ndarray) -> None:
-        """Add a month's hours and engaged person-months, before and after a first reoffence."""
+    def count_effort(self, hours: np.ndarray, engaged_months: np.ndarray, total: float) -> None:
+        """Add a month's hours and engaged person-months, before and after a first reoffence (``total`` hours)."""
         self.effort_by_status += hours
         self.months_by_status += engaged_months
-        self.hours_total += float(hours.sum())
+        self.hours_total += total
 
 
 _NO_HOURS = np.zeros(0, dtype=np.float32)

@@ -35,6 +35,7 @@ class AreaHolders:
         self._holders: list[Prime | None] = [None] * count
         self._index = np.full(count, -1, dtype=np.int16)
         self._terms: list[PaymentSpec] = [base_terms] * count
+        self._held: list[int] | None = None  # areas held by prime index, worked out when asked
         # prime index by area in force for referrals of month m (row m - 1), recorded at each month's end
         self._history: list[np.ndarray] = []
 
@@ -42,6 +43,7 @@ class AreaHolders:
         """Give ``area`` to ``prime``, on ``terms`` (default: the terms in force there)."""
         self._holders[area] = prime
         self._index[area] = prime.index
+        self._held = None
         if terms is not None:
             self._terms[area] = terms
 
@@ -55,6 +57,13 @@ class AreaHolders:
     def holders(self) -> list[Prime]:
         """Return the holder of every area, in area order."""
         return [self.holder(a) for a in range(self.count)]
+
+    def held_by(self, index: int) -> int:
+        """Return how many areas the prime with ``index`` holds now."""
+        if self._held is None:
+            held = self._index[self._index >= 0]
+            self._held = np.bincount(held, minlength=int(held.max(initial=-1)) + 1).tolist()
+        return self._held[index] if index < len(self._held) else 0
 
     def as_array(self) -> np.ndarray:
         """Return the holder's prime index by area (read-only view for vectorised delivery)."""

@@ -262,8 +262,11 @@ class PbRModel(Model):
         size = (nobody + 1) * 2 * N_BANDS
         effort = np.bincount(key, weights=hours, minlength=size).reshape(nobody + 1, 2, N_BANDS)
         engaged = np.bincount(key, weights=s.engaged[lo:hi], minlength=size).reshape(nobody + 1, 2, N_BANDS)
+        status_hours, status_months = effort.sum(axis=2), engaged.sum(axis=2)
+        hours_by_prime = status_hours.sum(axis=1).tolist()
         for prime in self.primes:
-            prime.count_effort(effort[prime.index].sum(axis=1), engaged[prime.index].sum(axis=1))
+            i = prime.index
+            prime.count_effort(status_hours[i], status_months[i], hours_by_prime[i])
         self.month_effort += effort[:nobody].sum(axis=(0, 1))
 
     def _cohorts_in_service(self, month: int, nobody: int) -> tuple[np.ndarray, np.ndarray]:
