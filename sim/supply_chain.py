@@ -64,6 +64,7 @@ from pbrsim.sim.subcontracting import (
     acceptable,
     bargaining_power,
     expected_outcome_per_referral,
+    need_codes,
 )
 from pbrsim.sim.vocabulary import SECTORS, SERVICE_TYPES
 
@@ -144,6 +145,9 @@ class Market(Mechanism):
         #: ``claims`` is its row (grown as sub-primes are made: rows are never reused)
         self.claims = np.zeros((sum(g.count for g in spec.subprimes) + 32, self.n_cohorts))
         self._claimers: list[SubPrime] = []
+        #: each store row's need code (sim/subcontracting.need_codes), for rows ``[0, _coded)``
+        self._need_codes = np.zeros(0, dtype=np.uint8)
+        self._coded = 0
         for group in spec.subprimes:
             for i in range(group.count):
                 t = SERVICE_TYPES.index(group.service_types[i % len(group.service_types)])
@@ -181,6 +185,19 @@ class Market(Mechanism):
             for subprime in self._claimers:
                 subprime.claims = grown[subprime.claim_row]
         return self.claims[row]
+
+    def need_codes(self, rows: np.ndarray) -> np.ndarray:
+        """Return the need codes of these store rows (coded once per row: rows never change)."""
+        store = self.model.store
+        done, size = self._coded, store.size
+        if size > done:
+            if size > self._need_codes.size:
+                grown = np.zeros(max(size, 2 * self._need_codes.size), dtype=np.uint8)
+                grown[:done] = self._need_codes[:done]
+                self._need_codes = grown
+            self._need_codes[done:size] = need_codes(store.needs[done:size])
+            self._coded = size
+        return self._need_codes[rows]
 
     # -- money and hours
     def accrue_fee(self, due: int, contract: Subcontract, amount: float) -> None:
