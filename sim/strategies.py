@@ -624,17 +624,24 @@ class MarginalStrategy:
         """
         month = caseload.month
         new = keys // self.areas == month
-        nothing = np.zeros((5, 4))
-        stored = np.stack([self._outlook.get(k, nothing) for k in keys.tolist()]).reshape(-1, 5, 4)
-        known = np.array([k in self._outlook for k in keys.tolist()], dtype=bool) & ~new
-        template = self._intake[keys % self.areas]  # per person, (cohorts, 4 stats, 4 bands)
-        has_template = ~np.isnan(template).any(axis=(1, 2))
-        ready = known | (new & has_template)
+        outlook_of = self._outlook
+        chance = np.zeros((keys.size, 4, 4))  # fewer and var of reoffenders, of reoffences; by band
+        ready = np.zeros(keys.size, dtype=bool)
+        for i, key in enumerate(keys.tolist()):
+            row = outlook_of.get(key)
+            if row is not None:
+                chance[i] = row[1:]
+                ready[i] = True
+        # a new cohort: its people at the intake template of its area (the last new cohort's first month)
+        fresh = np.flatnonzero(new)
+        template = self._intake[keys[fresh] % self.areas]  # per person, (new cohorts, 4 stats, 4 bands)
+        missing = np.isnan(template)
+        chance[fresh] = groups[fresh, None, :] * np.where(missing, 0.0, template)
+        ready[fresh] = ~missing.any(axis=(1, 2))
         b = self.beliefs
         h, lam = b.hazard, b.later_rate
         cf_rate = 1.0 - np.exp(-h * self.follow_up)
         cf_count = h * self.follow_up * (1.0 + lam * self.follow_up / 2.0)
-        chance = np.where(new[:, None, None], groups[:, None, :] * np.nan_to_num(template), stored[:, 1:, :])
         n = groups
         share = np.maximum(n / np.maximum(n.sum(axis=1, keepdims=True), 1.0), 1e-3)
         var_r = chance[:, 1] + counterfactual_variance(self.counterfactual, n, share, cf_rate * (1 - cf_rate))
