@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
-from pbrsim.sim.bases import PaymentBasis, basis_of
+from pbrsim.sim.bases import PaymentBasis, basis_of, whole
 from pbrsim.sim.counterfactual import N_BANDS, CohortView
 from pbrsim.sim.delivery import InHouse, SupplyChain
 from pbrsim.sim.ledger import Kind, Party
@@ -409,37 +409,54 @@ class Commissioner(mesa.Agent):
         u_reoffenders_all, u_reoffences_all = by_band(u_reoffended.astype(float)), by_band(u_reoffences)
         # each cohort's whole-cohort counts, summed over its groups as numpy sums four values
         totals = np.stack([n_all, reoffenders_all, reoffences_all, u_reoffenders_all, u_reoffences_all]).sum(axis=2)
+        expected = []
         for c, cohort in enumerate(cohorts):
             people = slice(bounds[c], bounds[c + 1])
-            view = CohortView(
+            expected.append(model.counterfactual.expected(CohortView(
                 pay_band=band[people],
                 score=score[people],
                 untreated_reoffended=u_reoffended[people],
                 untreated_reoffences=u_reoffences[people],
                 drift=model.drift_at(cohort.month),
                 months_since_start=cohort.month - 1,
-            )
-            cf_reoffenders, cf_reoffences = model.counterfactual.expected(view)
-            outcome = MeasuredOutcome(
-                n=n_all[c],
-                reoffenders=reoffenders_all[c],
-                reoffences=reoffences_all[c],
-                cf_reoffenders=cf_reoffenders,
-                cf_reoffences=cf_reoffences,
-                pot=cohort.pot,
-            )
-            self._pay_for(cohort, outcome, u_reoffenders_all[c], u_reoffences_all[c], totals[:, c].tolist())
+            )))
+        cf_reoffenders_all = np.array([e[0] for e in expected], dtype=float).reshape(len(cohorts), N_BANDS)
+        cf_reoffences_all = np.array([e[1] for e in expected], dtype=float).reshape(len(cohorts), N_BANDS)
+        outcomes = MeasuredOutcome(n_all, reoffenders_all, reoffences_all, cf_reoffenders_all, cf_reoffences_all,
+                                   pot=np.array([c.pot for c in cohorts]))
+        # what each component pays each cohort (before the contract-wide cap) and would pay for its
+        # true impact alone, for the cohorts on the same terms at once
+        due: list[list[float]] = [[] for _ in cohorts]
+        deserved: list[list[float]] = [[] for _ in cohorts]
+        on_terms: dict[int, list[int]] = {}
+        for c, cohort in enumerate(cohorts):
+            on_terms.setdefault(id(self.terms(cohort.area).outcomes), []).append(c)
+        for members in on_terms.values():
+            chosen = np.array(members)
+            some = MeasuredOutcome(*(x[chosen] for x in (n_all, reoffenders_all, reoffences_all,
+                                                         cf_reoffenders_all, cf_reoffences_all)),
+                                   pot=outcomes.pot[chosen])
+            for component in self.terms(cohorts[members[0]].area).outcomes:
+                basis, _ = self._basis(component)
+                pays = basis.pay_many(some).tolist()
+                worth = basis.true_values(some, u_reoffenders_all[chosen], u_reoffences_all[chosen]).tolist()
+                for k, c in enumerate(members):
+                    due[c].append(pays[k])
+                    deserved[c].append(worth[k])
+        for c, cohort in enumerate(cohorts):
+            outcome = MeasuredOutcome(n_all[c], reoffenders_all[c], reoffences_all[c], cf_reoffenders_all[c],
+                                      cf_reoffences_all[c], pot=cohort.pot)
+            self._pay_for(cohort, outcome, due[c], deserved[c], totals[:, c].tolist())
 
-    def _pay_for(self, cohort: Cohort, outcome: MeasuredOutcome, u_reoffenders_b: np.ndarray,
-                 u_reoffences_b: np.ndarray, totals: list[float]) -> None:
+    def _pay_for(self, cohort: Cohort, outcome: MeasuredOutcome, due: list[float], deserved: list[float],
+                 totals: list[float]) -> None:
         """Make a measured cohort's outcome payments, and record what it cost and deserved.
 
-        ``totals`` are its counted people, reoffenders, reoffences, untreated reoffenders and
-        untreated reoffences.
+        ``due`` is what each outcome component earns before the contract-wide cap, ``deserved``
+        what it would pay for the cohort's true impact alone; ``totals`` are its counted people,
+        reoffenders, reoffences, untreated reoffenders and untreated reoffences.
         """
         model = self.model
-        n = outcome.n
-        cf_reoffenders, cf_reoffences = outcome.cf_reoffenders, outcome.cf_reoffences
         prime = model.areas.holder(cohort.area)
         month = model.steps
         paid_total = deadweight = 0.0
@@ -447,27 +464,23 @@ class Commissioner(mesa.Agent):
         result: dict[str, float] = {}
         for i, component in enumerate(self.terms(cohort.area).outcomes):
             basis, kind = self._basis(component)
-            due = basis.pay(outcome)
-            due = apply_total_cap(due, self.outcome_paid, self.payment.outcome_cap_total)
-            self.outcome_paid += due
-            paid_total += due
+            paid = apply_total_cap(due[i], self.outcome_paid, self.payment.outcome_cap_total)
+            self.outcome_paid += paid
+            paid_total += paid
             if basis.draws_on_pot:
-                pot_paid += due
-            prime.receive(month, kind, due)
-            prime.supply.on_outcome_payment(cohort, due, month)
-            # what the payment would be for the cohort's true impact alone
-            deserved = basis.true_value(n, outcome.reoffenders, outcome.reoffences,
-                                        u_reoffenders_b, u_reoffences_b, cohort.pot)
-            deadweight += max(due - deserved, 0.0)
-            result[f"outcome_payment_{i}"] = due
+                pot_paid += paid
+            prime.receive(month, kind, paid)
+            prime.supply.on_outcome_payment(cohort, paid, month)
+            deadweight += max(paid - deserved[i], 0.0)
+            result[f"outcome_payment_{i}"] = paid
         self.pot_forfeited += max(cohort.pot - pot_paid, 0.0)
         counted, reoffenders, reoffences, untreated_reoffenders, untreated_reoffences = totals
         result.update(
             counted=counted,
             reoffenders=reoffenders,
             reoffences=reoffences,
-            cf_reoffenders=float(cf_reoffenders.sum()),
-            cf_reoffences=float(cf_reoffences.sum()),
+            cf_reoffenders=whole(outcome.cf_reoffenders),
+            cf_reoffences=whole(outcome.cf_reoffences),
             untreated_reoffenders=untreated_reoffenders,
             untreated_reoffences=untreated_reoffences,
             outcome_paid=paid_total,

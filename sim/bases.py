@@ -64,6 +64,29 @@ REOFFENCES_PER_REOFFENDER = 2.9
 BAND_MIDPOINTS = np.array([0.125, 0.375, 0.625, 0.875])
 
 
+def whole(groups: np.ndarray) -> float:
+    """A cohort's total over its payment groups, as numpy's ``sum`` gives it, without its per-call cost.
+
+    numpy adds fewer than eight values left to right, so a Python loop over the same values
+    gives the same float (a settlement adds up a few groups some twenty times a cohort);
+    longer arrays are summed by numpy.
+    """
+    if groups.size >= 8:
+        return float(groups.sum())
+    total = 0.0
+    for value in groups.tolist():
+        total += value
+    return total
+
+
+def _cohorts(outcomes: MeasuredOutcome) -> list[MeasuredOutcome]:
+    """Many cohorts' outcomes, (cohorts, groups) arrays, as one outcome per cohort."""
+    pots = np.broadcast_to(np.asarray(outcomes.pot, dtype=float), outcomes.n.shape[:1])
+    return [type(outcomes)(outcomes.n[c], outcomes.reoffenders[c], outcomes.reoffences[c],
+                           outcomes.cf_reoffenders[c], outcomes.cf_reoffences[c], float(pots[c]))
+            for c in range(outcomes.n.shape[0])]
+
+
 # -- outcome measures --------------------------------------------------------------------------
 
 
@@ -76,6 +99,11 @@ class OutcomeMeasure(Protocol):
     def improvement(self, n: float, reoffenders: float, reoffences: float,
                     cf_reoffenders: float, cf_reoffences: float) -> float:
         """Improvement on the counterfactual (percentage points or per cent, see the classes)."""
+        ...
+
+    def improvements(self, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
+                     cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray) -> np.ndarray:
+        """:meth:`improvement` of many cohorts at once (one value per cohort, the same floats)."""
         ...
 
     def per_point(self, value: float) -> tuple[np.ndarray | float, np.ndarray | float]:
@@ -107,6 +135,13 @@ class Binary:
         """A point per person is one non-reoffender in a hundred: all of it is binary value."""
         return value, 0.0
 
+    def improvements(self, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
+                     cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray) -> np.ndarray:
+        """:meth:`improvement` of many cohorts at once, element by element."""
+        out = np.zeros(n.shape)
+        np.divide(100.0 * (cf_reoffenders - reoffenders), n, out=out, where=n > 0)
+        return out
+
 
 class Frequency:
     """The number of proven reoffences: improvement in per cent of the counterfactual's."""
@@ -124,6 +159,13 @@ class Frequency:
     def per_point(self, value: float) -> tuple[np.ndarray | float, np.ndarray | float]:
         """A per cent of a band's counterfactual reoffences, at its midpoint risk, is this many reoffences."""
         return 0.0, value / np.maximum(BAND_MIDPOINTS * REOFFENCES_PER_REOFFENDER, 0.1)
+
+    def improvements(self, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
+                     cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray) -> np.ndarray:
+        """:meth:`improvement` of many cohorts at once, element by element."""
+        out = np.zeros(n.shape)
+        np.divide(100.0 * (cf_reoffences - reoffences), cf_reoffences, out=out, where=cf_reoffences > 0)
+        return out
 
 
 _BINARY = Binary()
@@ -205,6 +247,15 @@ class PaymentBasis(Protocol):
         """What the component would pay for the cohort's true impact only (never below 0)."""
         ...
 
+    def pay_many(self, outcomes: MeasuredOutcome) -> np.ndarray:
+        """:meth:`pay` for many cohorts at once: ``outcomes`` holds (cohorts, groups) arrays and a pot per cohort."""
+        ...
+
+    def true_values(self, outcomes: MeasuredOutcome, untreated_reoffenders: np.ndarray,
+                    untreated_reoffences: np.ndarray) -> np.ndarray:
+        """:meth:`true_value` for many cohorts at once, (cohorts, groups) arrays, the pots in ``outcomes``."""
+        ...
+
     def marginal_values(self, pot_per_person: float) -> tuple[np.ndarray, np.ndarray]:
         """Value to a provider of one more non-reoffender and of one reoffence avoided, by band.
 
@@ -264,6 +315,31 @@ class _Basis(ABC):
     def _earned(self, outcome: MeasuredOutcome) -> float:
         """Money earned for the cohort before the cap per cohort."""
 
+    def pay_many(self, outcomes: MeasuredOutcome) -> np.ndarray:
+        """Money paid for each of many cohorts: :meth:`pay`, with the cap per cohort, the same floats.
+
+        A basis that can judge whole cohorts elementwise does (``_earned_many``); otherwise
+        each cohort is paid as :meth:`pay` pays it.
+        """
+        earned = self._earned_many(outcomes)
+        if earned is None:
+            return np.array([self.pay(one) for one in _cohorts(outcomes)])
+        if self.component.cap_per_cohort is not None:
+            earned = np.minimum(earned, self.component.cap_per_cohort)
+        return earned
+
+    def _earned_many(self, outcomes: MeasuredOutcome) -> np.ndarray | None:
+        """Money earned by each cohort before the cap, or None where only :meth:`_earned` can say."""
+        return None
+
+    def true_values(self, outcomes: MeasuredOutcome, untreated_reoffenders: np.ndarray,
+                    untreated_reoffences: np.ndarray) -> np.ndarray:
+        """:meth:`true_value` of each cohort, one at a time unless the basis has an elementwise rule."""
+        return np.array([
+            self.true_value(one.n, one.reoffenders, one.reoffences, u_r, u_o, one.pot)
+            for one, u_r, u_o in zip(_cohorts(outcomes), untreated_reoffenders, untreated_reoffences, strict=True)
+        ])
+
     def effortless_value(self) -> np.ndarray:
         """Nothing, unless the basis pays for outcomes that need no effort."""
         return np.zeros(4)
@@ -298,11 +374,11 @@ class _Priced(_Basis):
         c = self.component
         if c.prices_by_band is None:
             return self._group(
-                float(outcome.n.sum()),
-                float(outcome.reoffenders.sum()),
-                float(outcome.reoffences.sum()),
-                float(outcome.cf_reoffenders.sum()),
-                float(outcome.cf_reoffences.sum()),
+                whole(outcome.n),
+                whole(outcome.reoffenders),
+                whole(outcome.reoffences),
+                whole(outcome.cf_reoffenders),
+                whole(outcome.cf_reoffences),
                 c.price or 0.0,
             )
         return sum(
@@ -330,6 +406,42 @@ class _Priced(_Basis):
     def _prices(self) -> np.ndarray:
         return np.asarray(self.component.band_prices())
 
+    def _earned_many(self, outcomes: MeasuredOutcome) -> np.ndarray | None:
+        """A uniform price judges each whole cohort: the same floats as :meth:`_earned`, elementwise.
+
+        Prices by band are summed over the bands one cohort at a time, as :meth:`_earned` sums them.
+        """
+        c = self.component
+        if c.prices_by_band is not None:
+            return None
+        # a cohort's totals over groups, as numpy sums a few values (left to right), per row
+        totals = [x.sum(axis=1) for x in (outcomes.n, outcomes.reoffenders, outcomes.reoffences,
+                                          outcomes.cf_reoffenders, outcomes.cf_reoffences)]
+        return self._groups(*totals, c.price or 0.0)
+
+    def _groups(self, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
+                cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray, price: float) -> np.ndarray:
+        """:meth:`_group` for many groups at once."""
+        raise NotImplementedError
+
+    def _paid_improvements(self, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
+                           cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray) -> np.ndarray:
+        """:meth:`_paid_improvement` for many groups at once."""
+        c = self.component
+        achieved = measure_of(c.measure).improvements(n, reoffenders, reoffences, cf_reoffenders, cf_reoffences)
+        paid = achieved - c.threshold if c.threshold_mode == "deductible" else achieved
+        return np.where((achieved < c.threshold) | (achieved <= 0), 0.0, paid)
+
+    def true_values(self, outcomes: MeasuredOutcome, untreated_reoffenders: np.ndarray,
+                    untreated_reoffences: np.ndarray) -> np.ndarray:
+        """:meth:`true_value` of each cohort, elementwise."""
+        return np.maximum(self._trues(untreated_reoffenders - outcomes.reoffenders,
+                                      untreated_reoffences - outcomes.reoffences), 0.0)
+
+    @abstractmethod
+    def _trues(self, extra_non_reoffenders: np.ndarray, avoided: np.ndarray) -> np.ndarray:
+        """:meth:`_true` of many cohorts, (cohorts, groups) arrays summed over groups."""
+
     @property
     def judged_by_band(self) -> bool:
         """Differential prices are judged band by band; a uniform price on the whole cohort."""
@@ -356,9 +468,16 @@ class PerPoint(_Priced):
                cf_reoffences: float, price: float) -> float:
         return price * self._paid_improvement(n, reoffenders, reoffences, cf_reoffenders, cf_reoffences) * n
 
+    def _groups(self, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
+                cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray, price: float) -> np.ndarray:
+        return price * self._paid_improvements(n, reoffenders, reoffences, cf_reoffenders, cf_reoffences) * n
+
     def _true(self, extra_non_reoffenders: np.ndarray, avoided: np.ndarray) -> float:
         # a point per offender is a hundredth of a non-reoffender: 100 * price per extra non-reoffender
         return float(np.sum(100.0 * self._prices() * extra_non_reoffenders))
+
+    def _trues(self, extra_non_reoffenders: np.ndarray, avoided: np.ndarray) -> np.ndarray:
+        return np.sum(100.0 * self._prices() * extra_non_reoffenders, axis=-1)
 
     def marginal_values(self, pot_per_person: float) -> tuple[np.ndarray, np.ndarray]:
         """One more non-reoffender is 100 points of one person: 100 times the price."""
@@ -394,8 +513,20 @@ class PerNonReoffender(_Priced):
                 return 0.0
         return price * (n - reoffenders)
 
+    def _groups(self, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
+                cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray, price: float) -> np.ndarray:
+        paid = price * (n - reoffenders)
+        threshold = self.component.threshold
+        if threshold > 0:
+            achieved = _BINARY.improvements(n, reoffenders, reoffences, cf_reoffenders, cf_reoffences)
+            paid = np.where(achieved < threshold, 0.0, paid)
+        return paid
+
     def _true(self, extra_non_reoffenders: np.ndarray, avoided: np.ndarray) -> float:
         return float(np.sum(self._prices() * extra_non_reoffenders))
+
+    def _trues(self, extra_non_reoffenders: np.ndarray, avoided: np.ndarray) -> np.ndarray:
+        return np.sum(self._prices() * extra_non_reoffenders, axis=-1)
 
     def marginal_values(self, pot_per_person: float) -> tuple[np.ndarray, np.ndarray]:
         """One more non-reoffender earns the price."""
@@ -425,8 +556,16 @@ class PerReoffenceAvoided(_Priced):
         paid = self._paid_improvement(n, reoffenders, reoffences, cf_reoffenders, cf_reoffences)
         return price * paid / 100.0 * cf_reoffences
 
+    def _groups(self, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
+                cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray, price: float) -> np.ndarray:
+        paid = self._paid_improvements(n, reoffenders, reoffences, cf_reoffenders, cf_reoffences)
+        return price * paid / 100.0 * cf_reoffences
+
     def _true(self, extra_non_reoffenders: np.ndarray, avoided: np.ndarray) -> float:
         return float(np.sum(self._prices() * avoided))
+
+    def _trues(self, extra_non_reoffenders: np.ndarray, avoided: np.ndarray) -> np.ndarray:
+        return np.sum(self._prices() * avoided, axis=-1)
 
     def marginal_values(self, pot_per_person: float) -> tuple[np.ndarray, np.ndarray]:
         """One reoffence avoided earns the price."""
@@ -471,14 +610,37 @@ class Pot(_Basis):
     def _share(self, pot: float, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
                cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray) -> float:
         achieved = measure_of(self.component.measure).improvement(
-            float(n.sum()), float(reoffenders.sum()), float(reoffences.sum()),
-            float(cf_reoffenders.sum()), float(cf_reoffences.sum()),
+            whole(n), whole(reoffenders), whole(reoffences), whole(cf_reoffenders), whole(cf_reoffences),
         )
         return (self.component.pot_share or 0.0) * pot * self.fraction(achieved)
 
     def _earned(self, outcome: MeasuredOutcome) -> float:
         return self._share(outcome.pot, outcome.n, outcome.reoffenders, outcome.reoffences,
                            outcome.cf_reoffenders, outcome.cf_reoffences)
+
+    def _shares(self, pot: np.ndarray, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
+                cf_reoffenders: np.ndarray, cf_reoffences: np.ndarray) -> np.ndarray:
+        """:meth:`_share` of many cohorts at once: (cohorts, groups) arrays, each cohort judged whole."""
+        c = self.component
+        assert c.target is not None
+        achieved = measure_of(c.measure).improvements(
+            *(x.sum(axis=1) for x in (n, reoffenders, reoffences, cf_reoffenders, cf_reoffences)))
+        if c.all_or_nothing:
+            fraction = np.where(achieved >= c.target, 1.0, 0.0)
+        else:
+            # as fraction(): min(max(.., 0), 1), a NaN kept as Python's max and min keep it
+            fraction = np.minimum(np.maximum((achieved - c.threshold) / (c.target - c.threshold), 0.0), 1.0)
+        return (c.pot_share or 0.0) * pot * fraction
+
+    def _earned_many(self, outcomes: MeasuredOutcome) -> np.ndarray | None:
+        return self._shares(np.asarray(outcomes.pot, dtype=float), outcomes.n, outcomes.reoffenders,
+                            outcomes.reoffences, outcomes.cf_reoffenders, outcomes.cf_reoffences)
+
+    def true_values(self, outcomes: MeasuredOutcome, untreated_reoffenders: np.ndarray,
+                    untreated_reoffences: np.ndarray) -> np.ndarray:
+        """:meth:`true_value` of each cohort, elementwise."""
+        return np.maximum(self._shares(np.asarray(outcomes.pot, dtype=float), outcomes.n, outcomes.reoffenders,
+                                       outcomes.reoffences, untreated_reoffenders, untreated_reoffences), 0.0)
 
     def true_value(self, n: np.ndarray, reoffenders: np.ndarray, reoffences: np.ndarray,
                    untreated_reoffenders: np.ndarray, untreated_reoffences: np.ndarray,
