@@ -470,9 +470,14 @@ class SubcontractedSupply:
         spread = n_needs.astype(np.float32)
         spread[n_needs == 0] = _N_TYPES
         per_type = (hours / spread).astype(np.float32, copy=False)
-        # hours by type from hours by need code (one float64 bincount; code 0: no assessed need,
-        # spread over every type and on none): a (codes x types) product, not a (people x types) one
-        by_code = np.bincount(codes, weights=per_type, minlength=_N_CODES)
+        # hours by cohort and need code (one float64 bincount; code 0: no assessed need, spread over
+        # every type and on none); by type through the codes' bits: a (codes x types) product, not a
+        # (people x types) one
+        at, columns = market.cohort_runs(rows)
+        run = np.repeat(np.arange(at.size), np.diff(at, append=rows.size))
+        by_cohort = np.bincount(run * _N_CODES + codes, weights=per_type,
+                                minlength=at.size * _N_CODES).reshape(at.size, _N_CODES)
+        by_code = by_cohort.sum(axis=0)
         matched = by_code @ _BITS
         by_type = matched + by_code[0]
         self.demand = by_type
@@ -512,24 +517,18 @@ class SubcontractedSupply:
         total = float(by_type.sum())
         self._last_cost = (cost + inhouse_cost) / total if total > 0 else spec.unit_cost_per_hour
         if shared:
-            self._attribute(rows, codes, per_type, shared, float(matched @ effectiveness))
+            self._attribute(by_cohort @ _BITS, columns, shared, float(matched @ effectiveness))
         else:
             self._last_retained = 1.0
         return _dose(per_type, codes, effectiveness.astype(np.float32))
 
-    def _attribute(self, rows: np.ndarray, codes: np.ndarray, per_type: np.ndarray,
+    def _attribute(self, per_cohort: np.ndarray, cohort: np.ndarray,
                    shared: list[tuple[Subcontract, float]], total_dose: float) -> None:
-        """Add each sharing sub-prime's effective hours to its claim on every cohort it served."""
-        model = self.market.model
-        areas = model.areas.count
-        # store rows run by referral month, then area: each cohort is one run of rows
-        key = model.store.referral_month[rows].astype(np.int64) * areas + model.store.area[rows]
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
-        # each cohort's hours by need code (one float64 bincount), then by type through the codes' bits
-        run = np.repeat(np.arange(starts.size), np.diff(starts, append=key.size))
-        by_code = np.bincount(run * _N_CODES + codes, weights=per_type, minlength=starts.size * _N_CODES)
-        per_cohort = by_code.reshape(starts.size, _N_CODES) @ _BITS
-        cohort = key[starts] - areas
+        """Add each sharing sub-prime's effective hours to its claim on every cohort it served.
+
+        ``per_cohort`` holds the hours on need by type (cohorts x types) of the cohorts served,
+        whose columns of the claims matrix are ``cohort``.
+        """
         # each sharing contract's claims on these cohorts, a row each: (share x fraction x effectiveness)
         # x the cohort's hours on need of its type, added to the sub-primes' rows of the claims matrix
         # in contract order (add.at: a sub-prime or cohort met twice is added to twice, in order)

@@ -148,6 +148,9 @@ class Market(Mechanism):
         #: each store row's need code (sim/subcontracting.need_codes), for rows ``[0, _coded)``
         self._need_codes = np.zeros(0, dtype=np.uint8)
         self._coded = 0
+        #: each cohort's first store row and its column of claims, for the model's cohorts so far
+        self._cohort_starts = np.zeros(0, dtype=np.int64)
+        self._cohort_columns = np.zeros(0, dtype=np.intp)
         for group in spec.subprimes:
             for i in range(group.count):
                 t = SERVICE_TYPES.index(group.service_types[i % len(group.service_types)])
@@ -198,6 +201,31 @@ class Market(Mechanism):
             self._need_codes[done:size] = need_codes(store.needs[done:size])
             self._coded = size
         return self._need_codes[rows]
+
+    def cohort_runs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return where each cohort's run of ``rows`` starts, and the cohorts' columns of claims.
+
+        ``rows`` are a prime's caseload as ``PbRModel.deliver`` gives them: runs of its cohorts'
+        store rows, in store order (ascending). Cohorts with no rows here are left out.
+        """
+        model = self.model
+        cohorts = model.cohorts
+        known = self._cohort_starts.size
+        if len(cohorts) > known:
+            new = cohorts[known:]
+            self._cohort_starts = np.concatenate((self._cohort_starts, [c.start for c in new]))
+            self._cohort_columns = np.concatenate(
+                (self._cohort_columns, [(c.month - 1) * model.areas.count + c.area for c in new]))
+        if rows.size == 0:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        starts = self._cohort_starts
+        # the cohorts from the one holding the first row to the one holding the last (an empty
+        # cohort starts where the next does, and its run is empty)
+        lo = int(np.searchsorted(starts, rows[0], side="right")) - 1
+        hi = int(np.searchsorted(starts, rows[-1], side="right"))
+        at = np.searchsorted(rows, starts[lo:hi])
+        held = np.diff(at, append=rows.size) > 0
+        return at[held], self._cohort_columns[lo:hi][held]
 
     # -- money and hours
     def accrue_fee(self, due: int, contract: Subcontract, amount: float) -> None:
