@@ -25,7 +25,7 @@ from pbrsim.sim.payments import (
     fees,
     withheld,
 )
-from pbrsim.sim.population import caseworker_signals
+from pbrsim.sim.population import Runs, caseworker_signals
 from pbrsim.sim.scenario import OutcomeComponent, PaymentSpec, PrimeSpec
 from pbrsim.sim.strategies import Caseload, Observation, Referrals, make_strategy
 
@@ -89,54 +89,65 @@ class Prime(mesa.Agent):
         """Show the strategy what this month's caseload did (it learns each reoffence once proven)."""
         if self._seen is None:
             return
-        rows, caseload, served, count_before, before = self._seen
+        runs, caseload, served, count_before, before = self._seen
         self._seen = None
         store = self.model.store
-        first = store.first_month[rows] == month
+        first = runs.take(store.first_month) == month
         self.strategy.observe(Observation(
-            caseload=caseload, served=served, dose=store.dose[rows], first=first,
-            later=store.reoffences[rows] - count_before - first,
+            caseload=caseload, served=served, dose=runs.take(store.dose), first=first,
+            later=runs.take(store.reoffences) - count_before - first,
             in_window=caseload.months_in_service < self.model.follow_up,
             reoffended_before=before,
         ))
 
-    def caseload(self, rows: np.ndarray, month: int) -> Caseload:
+    def caseload(self, runs: Runs, month: int) -> Caseload:
         """The month's caseload as the prime sees it: reoffences only once proven, its caseworkers' reading.
 
         A strategy that does not learn (uniform) reads only needs and engagement.
         """
         store = self.model.store
         model = self.model
-        engaged = store.engaged[rows]
+        take = runs.take
+        rows = runs.rows
+        engaged = take(store.engaged)
         if not self.strategy.learns:
-            return Caseload(rows=rows, month=month, n_needs=store.n_needs[rows], engaged=engaged)
+            return Caseload(rows=rows, month=month, n_needs=take(store.n_needs), engaged=engaged)
         lag = model.design.contract.measure.proving_lag_months
-        first = store.first_month[rows]
+        first = take(store.first_month)
         # a reoffence in month m is proven, and known to the prime, from month m + lag + 1
         known = (first >= 0) & (first <= month - 1 - lag)
-        counted = ~store.refused[rows]
+        counted = ~take(store.refused)
         if model.design.contract.measure.cohort_definition == "engaged":
             counted = counted & engaged
+        n_needs = take(store.n_needs)
         noise = self.spec.signal_noise
         signal = None if noise is None else caseworker_signals(
-            store.responsiveness[rows], store.complexity[rows], store.n_needs[rows], store.signal_z[rows], noise)
+            take(store.responsiveness), take(store.complexity), n_needs, take(store.signal_z), noise)
         cap = model.design.contract.payment.outcome_cap_total
         headroom = None
         if cap is not None:
             share = len(self.areas) / max(model.areas.count, 1)
             headroom = max(cap - model.commissioner.outcome_paid, 0.0) * share
-        referral_month = store.referral_month[rows]
+        if runs.whole:
+            # months in service and cohort key are the same for a whole cohort (same dtypes as per person)
+            months = np.array(runs.months, dtype=np.int16)
+            months_in_service = runs.repeat(month - months)
+            cohort = runs.repeat(months.astype(np.int64) * model.areas.count + np.array(runs.areas, dtype=np.int16))
+        else:
+            referral_month = take(store.referral_month)
+            months_in_service = month - referral_month
+            cohort = referral_month.astype(np.int64) * model.areas.count + take(store.area)
         return Caseload(
             rows=rows,
             month=month,
-            months_in_service=month - referral_month,
-            observed_band=store.pay_band[rows],
-            n_needs=store.n_needs[rows],
+            months_in_service=months_in_service,
+            observed_band=take(store.pay_band),
+            n_needs=n_needs,
             engaged=engaged,
             reoffended=known,
-            dose=store.dose[rows],
-            reoffences_known=np.where(known, store.reoffences[rows], 0),
-            cohort=referral_month.astype(np.int64) * model.areas.count + store.area[rows],
+            dose=take(store.dose),
+            reoffences_known=np.where(known, take(store.reoffences), 0),
+            cohort=cohort,
             counted=counted,
             signal=signal,
             cap_headroom=headroom,
@@ -176,17 +187,18 @@ class Prime(mesa.Agent):
         books = "clawed_back" if kind == Kind.MARGIN_CLAWBACK else "costs"
         setattr(self, books, np.add.accumulate(np.concatenate(([getattr(self, books)], amounts)))[-1])
 
-    def deliver(self, rows: np.ndarray, month: int) -> tuple[np.ndarray, np.ndarray]:
+    def deliver(self, runs: Runs, month: int) -> tuple[np.ndarray, np.ndarray]:
         """Serve this month's caseload: decide hours, deliver and pay for them, pay the overhead.
 
-        Returns each person's hours and dose (in the order of ``rows``); the model adds them to
-        the store and counts effort for every prime at once (``PbRModel.deliver``).
+        Returns each person's hours and dose (in the order of ``runs.rows``); the model adds them
+        to the store and counts effort for every prime at once (``PbRModel.deliver``).
         """
         store = self.model.store
         floor = self.model.design.contract.service.min_hours_per_month
         total = dose = _NO_HOURS
+        rows = runs.rows
         if rows.size:
-            caseload = self.caseload(rows, month)
+            caseload = self.caseload(runs, month)
             total = self.strategy.allocate(caseload, self.cost_per_hour(), self.supply.retained_outcome_share())
             if floor > 0:
                 # the service floor tops up everyone who engages (over their needs, all types if none)
@@ -194,7 +206,7 @@ class Prime(mesa.Agent):
             dose = self.supply.deliver(month, rows, total, caseload.n_needs)
             if self.strategy.learns:
                 # the truth of who has reoffended, for learning once proven
-                self._seen = (rows, caseload, total > 0, store.reoffences[rows].copy(), store.first_month[rows] >= 0)
+                self._seen = (runs, caseload, total > 0, runs.take(store.reoffences), runs.take(store.first_month) >= 0)
         self._pay_overhead(month)
         return total, dose
 

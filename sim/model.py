@@ -27,7 +27,7 @@ from pbrsim.sim.areas import AreaHolders
 from pbrsim.sim.counterfactual import N_BANDS, build_counterfactual
 from pbrsim.sim.ledger import Ledger
 from pbrsim.sim.mechanisms import Mechanism, MechanismType, Settled, build_mechanisms
-from pbrsim.sim.population import COHORT_TYPES, OffenderStore, draw_offenders, volume_factor
+from pbrsim.sim.population import COHORT_TYPES, OffenderStore, Runs, draw_offenders, volume_factor
 from pbrsim.sim.scenario import BAND_NAMES, Scenario
 
 __all__ = ["PbRModel"]
@@ -246,11 +246,11 @@ class PbRModel(Model):
             if by_rule[prime.index]:
                 prime.pay_for_rule(month, float(cost_hours[prime.index]))
                 continue
-            parts = runs.get(prime.index)
-            rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+            caseload = Runs.of(runs.get(prime.index, []))
             if selection:
-                rows = rows[~s.refused[rows]]
-            given, effective = prime.deliver(rows, month)
+                caseload = Runs.indexed(caseload.rows[~s.refused[caseload.rows]])
+            given, effective = prime.deliver(caseload, month)
+            rows = caseload.rows
             if rows.size:
                 hours[rows - lo] = given
                 dose[rows - lo] = effective
@@ -278,15 +278,15 @@ class PbRModel(Model):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.tile(holders, last - first + 1), np.concatenate(self._referral_counts[first:last + 1])
 
-    def _runs_of(self, month: int, by_rule: np.ndarray) -> dict[int, list[np.ndarray]]:
-        """The store rows of each cohort in service, by the prime holding it (primes served by rule apart)."""
+    def _runs_of(self, month: int, by_rule: np.ndarray) -> dict[int, list[Cohort]]:
+        """The cohorts in service, by the prime holding them (primes served by rule apart), in store order."""
         holders = self.areas.as_array()
-        runs: dict[int, list[np.ndarray]] = {}
+        runs: dict[int, list[Cohort]] = {}
         for cohort in self._active:
             if month - cohort.month < self.service_months and cohort.stop > cohort.start:
                 holder = int(holders[cohort.area])
                 if holder >= 0 and not by_rule[holder]:
-                    runs.setdefault(holder, []).append(cohort.rows)
+                    runs.setdefault(holder, []).append(cohort)
         return runs
 
     def _serve_by_rule(self, lo: int, hi: int, holder: np.ndarray, sizes: np.ndarray,
