@@ -370,6 +370,9 @@ class SubcontractedSupply:
         self._settled: set[int] = set()
         self._cohort_dose: tuple[int, float] = (-1, 0.0)
         self._rows = np.zeros(0, dtype=np.intp)
+        # the caseload's cohorts (people, referral month), and a month's dose per referral and prior
+        self._runs = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
+        self._prior: tuple[int, float, float] = (-1, 0.0, 0.0)
         self._band_shares: np.ndarray | None = None
         self._last_cost = float(prime.spec.unit_cost_per_hour)
         self._last_retained = 1.0
@@ -387,14 +390,21 @@ class SubcontractedSupply:
         rows = self._rows
         if rows.size == 0 or self._band_shares is None:
             return observed
-        store = model.store
-        # dose per referral over the service period, from the current caseload's dose so far
-        months = float((model.steps - store.referral_month[rows] + 1).sum())
-        per_referral = float(store.dose[rows].sum(dtype=np.float64)) / months * model.service_months
+        if self._prior[0] != model.steps:
+            # once a month (the caseload and its dose change only with delivery): dose per
+            # referral over the service period, from the current caseload's dose so far; its
+            # person-months in service from its cohorts' sizes and referral months
+            sizes, months = self._runs
+            served = float((sizes * (model.steps - months + 1)).sum())
+            per_referral = (float(model.store.dose[rows].sum(dtype=np.float64)) / served
+                            * model.service_months)
+            prior = (expected_outcome_per_referral(model, self.policy.expected_reduction,
+                                                   self._band_shares) / per_referral
+                     if per_referral > 0 else 0.0)
+            self._prior = (model.steps, per_referral, prior)
+        _, per_referral, prior = self._prior
         if per_referral <= 0:
             return observed
-        prior = expected_outcome_per_referral(model, self.policy.expected_reduction,
-                                              self._band_shares) / per_referral
         size = model.design.cohort.referrals_per_year / 12.0 / model.areas.count
         weight = _PRIOR_COHORTS * size * per_referral
         return (prior * weight + self.outcome_paid) / (weight + self.outcome_dose)
@@ -483,6 +493,8 @@ class SubcontractedSupply:
         self.demand = by_type
         self.matched = np.divide(matched, by_type, out=np.ones(_N_TYPES), where=by_type > 0)
         self._rows = rows
+        self._runs = (np.diff(at, append=rows.size), columns // market.model.areas.count + 1)
+        self._prior = (-1, 0.0, 0.0)
         if self._band_shares is None:
             bands = np.bincount(market.model.store.pay_band[rows], minlength=4)
             self._band_shares = bands / rows.size
