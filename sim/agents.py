@@ -421,19 +421,11 @@ class Commissioner(mesa.Agent):
         u_reoffenders_all, u_reoffences_all = by_band(u_reoffended.astype(float)), by_band(u_reoffences)
         # each cohort's whole-cohort counts, summed over its groups as numpy sums four values
         totals = np.stack([n_all, reoffenders_all, reoffences_all, u_reoffenders_all, u_reoffences_all]).sum(axis=2)
-        expected = []
-        for c, cohort in enumerate(cohorts):
-            people = slice(bounds[c], bounds[c + 1])
-            expected.append(model.counterfactual.expected(CohortView(
-                pay_band=band[people],
-                score=score[people],
-                untreated_reoffended=u_reoffended[people],
-                untreated_reoffences=u_reoffences[people],
-                drift=model.drift_at(cohort.month),
-                months_since_start=cohort.month - 1,
-            )))
-        cf_reoffenders_all = np.array([e[0] for e in expected], dtype=float).reshape(len(cohorts), N_BANDS)
-        cf_reoffences_all = np.array([e[1] for e in expected], dtype=float).reshape(len(cohorts), N_BANDS)
+        cf_reoffenders_all, cf_reoffences_all = model.counterfactual.expected(CohortView(
+            key=key, score=score, n=n_all, untreated_reoffenders=u_reoffenders_all,
+            untreated_reoffences=u_reoffences_all, drift=model.drift_at(cohorts[0].month),
+            months_since_start=cohorts[0].month - 1,
+        ))
         outcomes = MeasuredOutcome(n_all, reoffenders_all, reoffences_all, cf_reoffenders_all, cf_reoffences_all,
                                    pot=np.array([c.pot for c in cohorts]))
         # what each component pays each cohort (before the contract-wide cap) and would pay for its

@@ -32,21 +32,33 @@ N_BANDS = 4
 
 @dataclass(frozen=True)
 class CohortView:
-    """The counted people of one cohort, as the measurement needs them."""
+    """The counted people of the cohorts measured together (one referral month's), as the measurement needs them.
 
-    pay_band: np.ndarray
+    Attributes:
+        key: each counted person's cohort (0, 1, ... in order) times ``N_BANDS`` plus payment group.
+        score: each counted person's assessed risk score.
+        n: people counted, (cohorts, groups).
+        untreated_reoffenders: reoffenders on the untreated path, (cohorts, groups).
+        untreated_reoffences: reoffences on the untreated path, (cohorts, groups).
+        drift: true change in risk since the baseline year for the month's referrals.
+        months_since_start: months from the first referral month to theirs.
+
+    """
+
+    key: np.ndarray
     score: np.ndarray
-    untreated_reoffended: np.ndarray
+    n: np.ndarray
+    untreated_reoffenders: np.ndarray
     untreated_reoffences: np.ndarray
     drift: float
     months_since_start: int
 
 
 class CounterfactualMeasure(Protocol):
-    """Expected reoffenders and reoffences per payment group for a cohort."""
+    """Expected reoffenders and reoffences per payment group for cohorts."""
 
-    def expected(self, cohort: CohortView) -> tuple[np.ndarray, np.ndarray]:
-        """(reoffenders, reoffences) per band, as floats."""
+    def expected(self, cohorts: CohortView) -> tuple[np.ndarray, np.ndarray]:
+        """(reoffenders, reoffences) per cohort and group, (cohorts, groups), as floats."""
         ...
 
 
@@ -54,15 +66,18 @@ def _per_band(band: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray
     return np.bincount(band, weights=weights, minlength=N_BANDS).astype(float)
 
 
+def _per_group(cohorts: CohortView, weights: np.ndarray) -> np.ndarray:
+    """Sums of ``weights`` (per person) by cohort and group: each cohort's own bincount by band."""
+    size = cohorts.n.shape[0]
+    return np.bincount(cohorts.key, weights=weights, minlength=size * N_BANDS).astype(float).reshape(size, N_BANDS)
+
+
 class OracleCounterfactual:
     """The true untreated outcomes of the same people (common random numbers)."""
 
-    def expected(self, cohort: CohortView) -> tuple[np.ndarray, np.ndarray]:
-        """Count the untreated path's reoffenders and reoffences by band."""
-        return (
-            _per_band(cohort.pay_band, cohort.untreated_reoffended.astype(float)),
-            _per_band(cohort.pay_band, cohort.untreated_reoffences.astype(float)),
-        )
+    def expected(self, cohorts: CohortView) -> tuple[np.ndarray, np.ndarray]:
+        """The untreated path's reoffenders and reoffences by cohort and band."""
+        return cohorts.untreated_reoffenders.copy(), cohorts.untreated_reoffences.copy()
 
 
 def _baseline_cohort(rng: np.random.Generator, profile: CohortProfile, size: int, months: int):
@@ -82,10 +97,10 @@ class HistoricalCounterfactual:
         self.frequency = _per_band(people["pay_band"], reoffences.astype(float)) / n
         self.assumed_drift = spec.assumed_drift_pp_per_year / 100.0
 
-    def expected(self, cohort: CohortView) -> tuple[np.ndarray, np.ndarray]:
-        """Baseline rates times the cohort's numbers in each band."""
-        n = _per_band(cohort.pay_band)
-        shift = self.assumed_drift * cohort.months_since_start / 12.0
+    def expected(self, cohorts: CohortView) -> tuple[np.ndarray, np.ndarray]:
+        """Baseline rates times each cohort's numbers in each band."""
+        n = cohorts.n
+        shift = self.assumed_drift * cohorts.months_since_start / 12.0
         rate = np.clip(self.rate + shift, 0.0, 1.0)
         scale = np.divide(rate, self.rate, out=np.ones_like(rate), where=self.rate > 0)
         return n * rate, n * self.frequency * scale
@@ -103,13 +118,10 @@ class RiskAdjustedCounterfactual:
         self.rate = np.bincount(group, weights=reoffended.astype(float), minlength=spec.groups) / n
         self.frequency = np.bincount(group, weights=reoffences.astype(float), minlength=spec.groups) / n
 
-    def expected(self, cohort: CohortView) -> tuple[np.ndarray, np.ndarray]:
-        """Each person's group rate, summed by payment group."""
-        group = np.searchsorted(self.edges, cohort.score, side="right")
-        return (
-            _per_band(cohort.pay_band, self.rate[group]),
-            _per_band(cohort.pay_band, self.frequency[group]),
-        )
+    def expected(self, cohorts: CohortView) -> tuple[np.ndarray, np.ndarray]:
+        """Each person's group rate, summed by cohort and payment group."""
+        group = np.searchsorted(self.edges, cohorts.score, side="right")
+        return _per_group(cohorts, self.rate[group]), _per_group(cohorts, self.frequency[group])
 
 
 class ComparisonCounterfactual:
@@ -119,11 +131,16 @@ class ComparisonCounterfactual:
                  rng: np.random.Generator) -> None:
         self.spec, self.profile, self.months, self.rng = spec, profile, months, rng
 
-    def expected(self, cohort: CohortView) -> tuple[np.ndarray, np.ndarray]:
+    def expected(self, cohorts: CohortView) -> tuple[np.ndarray, np.ndarray]:
+        """A comparison group for each cohort in turn (cohort order: the draws follow it)."""
+        each = [self._one(n, cohorts.drift) for n in cohorts.n]
+        return (np.array([e[0] for e in each]).reshape(cohorts.n.shape),
+                np.array([e[1] for e in each]).reshape(cohorts.n.shape))
+
+    def _one(self, n: np.ndarray, drift: float) -> tuple[np.ndarray, np.ndarray]:
         """The comparison group's rates by band (its overall rate where a band is empty), plus bias."""
-        n = _per_band(cohort.pay_band)
         size = max(int(round(self.spec.size_ratio * n.sum())), 1)
-        people = draw_offenders(self.rng, size, self.profile, drift=cohort.drift)
+        people = draw_offenders(self.rng, size, self.profile, drift=drift)
         reoffended, reoffences = untreated_outcomes(self.rng, people["hazard"], people["frequency"], self.months)
         m = _per_band(people["pay_band"])
         overall_rate = reoffended.mean()
