@@ -208,9 +208,11 @@ class Pieces:
 
 def _pieces(*pieces: tuple[object, object, object, object], groups: int) -> Pieces:
     """Stack pieces given as (lower, upper, intercept, slope), each a scalar or one value per group."""
-    cols = [np.stack([np.broadcast_to(np.asarray(p[i], dtype=float), (groups,)) for p in pieces])
-            for i in range(4)]
-    return Pieces(*cols)
+    cols = np.empty((4, len(pieces), groups))
+    for k, piece in enumerate(pieces):
+        for i in range(4):
+            cols[i, k] = piece[i]
+    return Pieces(cols[0], cols[1], cols[2], cols[3])
 
 
 # -- payment bases ------------------------------------------------------------------------------

@@ -626,12 +626,12 @@ class MarginalStrategy:
         new = keys // self.areas == month
         outlook_of = self._outlook
         chance = np.zeros((keys.size, 4, 4))  # fewer and var of reoffenders, of reoffences; by band
-        ready = np.zeros(keys.size, dtype=bool)
-        for i, key in enumerate(keys.tolist()):
-            row = outlook_of.get(key)
-            if row is not None:
-                chance[i] = row[1:]
-                ready[i] = True
+        held = [outlook_of.get(key) for key in keys.tolist()]
+        ready = np.fromiter((row is not None for row in held), dtype=bool, count=keys.size)
+        if ready.all():
+            chance[:] = np.stack(held)[:, 1:]
+        elif ready.any():
+            chance[ready] = np.stack([row for row in held if row is not None])[:, 1:]
         # a new cohort: its people at the intake template of its area (the last new cohort's first month)
         fresh = np.flatnonzero(new)
         template = self._intake[keys[fresh] % self.areas]  # per person, (new cohorts, 4 stats, 4 bands)
@@ -788,6 +788,40 @@ class MarginalStrategy:
     #: a segment within a cohort: band (4), number of needs (0-7), engaged or not, known to have reoffended or not
     _SEGMENT = (4, 8, 2, 2)
 
+    def _segments(self, caseload: Caseload, cohort: np.ndarray, n_needs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The cohorts present (their keys, ascending) and each person's segment (int64).
+
+        A caseload is made of whole cohorts, each a run of rows, in the order they were
+        referred: each run's cohort index is repeated over it (no gather). Any other order is
+        sorted out by a ``bincount`` over the span of keys (a few hundred at most).
+        """
+        bands, needs, engaged, seen = self._SEGMENT
+        per_cohort = bands * needs * engaged * seen
+        within = caseload.observed_band.astype(np.int8)
+        within *= needs
+        within += n_needs
+        within *= engaged
+        within += caseload.engaged
+        within *= seen
+        within += caseload.reoffended
+        n = cohort.size
+        ends = np.flatnonzero(cohort[1:] != cohort[:-1])
+        starts = np.empty(ends.size + 1, dtype=np.intp)
+        starts[0] = 0
+        np.add(ends, 1, out=starts[1:])
+        keys = cohort[starts].astype(np.int64)
+        if keys.size == 1 or bool((keys[1:] > keys[:-1]).all()):
+            lengths = np.diff(starts, append=n)
+            segment = np.repeat(np.arange(0, keys.size * per_cohort, per_cohort, dtype=np.int64), lengths)
+        else:
+            lo = int(cohort.min())
+            offset = cohort - lo
+            present = np.bincount(offset) > 0
+            keys = lo + np.flatnonzero(present)
+            segment = ((np.cumsum(present) - 1) * per_cohort)[offset]
+        segment += within
+        return keys, segment
+
     def _allocate_by_segment(self, caseload: Caseload, cost_per_hour: float, retained_share: float,
                              sampled: np.ndarray) -> np.ndarray:
         """The rule segment by segment, for people without a caseworker's reading.
@@ -812,20 +846,7 @@ class MarginalStrategy:
             counted = None
         known = caseload.reoffended
         n_needs = caseload.need_count()
-        # each person's segment: the cohorts present (a few hundred keys at most), then the rest
-        lo = int(cohort.min())
-        offset = cohort - lo
-        present = np.bincount(offset) > 0
-        keys = lo + np.flatnonzero(present)
-        segment = ((np.cumsum(present) - 1) * per_cohort)[offset]
-        within = caseload.observed_band.astype(np.int8)
-        within *= needs
-        within += n_needs
-        within *= engaged
-        within += caseload.engaged
-        within *= seen
-        within += known
-        segment += within
+        keys, segment = self._segments(caseload, cohort, n_needs)
         if caseload.cohort is not None:  # observe() reads the same people by segment
             self._last_segments = (caseload, keys, segment)
         size = keys.size * per_cohort
@@ -854,14 +875,17 @@ class MarginalStrategy:
                           + (1.0 - clean) * later * remaining)
         binary_value = (v_bin * retained_share)[:, :, None, None, None]
         frequency_value = (v_freq * retained_share + self.social_value_per_reoffence)[:, :, None, None, None]
-        value = effect * (binary_value * binary_gain + frequency_value * frequency_gain)
-        workable = ((np.arange(needs) > 0)[:, None] & (np.arange(engaged) == 1)[None, :])[:, :, None]
-        value = np.where(workable, value, 0.0)
-        complexity = _TYPICAL_COMPLEXITY[:, None, None]
-        ratio = value / (complexity * max(cost_per_hour, 1e-9))
+        value = effect * (binary_value * binary_gain + frequency_value * frequency_gain)  # (cohort, band, 1, 1, known)
+        # by (cohort, band, needs, engaged, known): a person with no needs or who does not engage
+        # is worth nothing (ratio 0, the floor's log), the rest by their value and complexity
+        per_hour = _TYPICAL_COMPLEXITY * max(cost_per_hour, 1e-9)
+        target = np.empty((keys.size, bands, needs, engaged, seen))
         with np.errstate(divide="ignore"):
-            # by (cohort, band, needs, engaged, known), flat: one target per segment
-            target = (complexity * np.log(np.maximum(ratio, 1e-300))).ravel()
+            target[...] = (_TYPICAL_COMPLEXITY * np.log(np.maximum(0.0 / per_hour, 1e-300)))[:, None, None]
+            complexity = _TYPICAL_COMPLEXITY[1:, None, None]
+            ratio = value / per_hour[1:, None, None]
+            target[:, :, 1:, 1:] = complexity * np.log(np.maximum(ratio, 1e-300))
+        target = target.ravel()  # flat: one target per segment
         # people of one segment have had the same service, so the same dose: each segment's is taken
         # from one of its people, and anyone whose differs is taken person by person (usually nobody)
         dose = caseload.dose
@@ -917,22 +941,24 @@ class MarginalStrategy:
             w_own = np.ones(own.size) if counted is None else counted[own].astype(float)
             per_segment = people - np.bincount(segment[own], weights=w_own, minlength=people.size)
         # everyone else has their segment's belief, with no reoffence known so far
-        workable = ((np.arange(needs) > 0)[:, None] & (np.arange(engaged) == 1)[None, :])[:, :, None]
-        effect = mean_effect[None, :, None, None, None]
-        complexity = _TYPICAL_COMPLEXITY[:, None, None]
-        cut = np.where(workable, effect * (1.0 - np.exp(-each.reshape(shape) / complexity)), 0.0)
-        fewer_r, var_r, fewer_o, var_o = _outlook_terms(cut, window, is_known, 0.0)
+        # people with needs who engage: their segment's planned dose cuts their hazard; anyone
+        # else's is not cut, so their part depends on cohort, band and known only (one value each)
         n = per_segment.reshape(shape)
-
-        def by_group(x: np.ndarray) -> np.ndarray:
-            return (n * x).reshape(groups, per_group).sum(axis=1)
-
+        n_work = n[:, :, 1:, 1, :]  # (cohort, band, needs 1-7, known)
+        n_idle = n[:, :, 0].sum(axis=2) + n[:, :, 1:, 0].sum(axis=2)  # (cohort, band, known): whole numbers
+        effect = mean_effect[None, :, None, None]
+        complexity = _TYPICAL_COMPLEXITY[1:, None]
+        cut = effect * (1.0 - np.exp(-each.reshape(shape)[:, :, 1:, 1, :] / complexity))
+        window_work = tuple(x[:, :, :, 0] for x in window)  # (cohort or 1, band, 1, 1)
+        idle = _outlook_terms(0.0, tuple(x[:, :, 0, 0] for x in window), is_known, 0.0)  # (cohort, band, known)
+        work = _outlook_terms(cut, window_work, is_known, 0.0)
         sums = np.empty((keys.size, 5, bands))
         sums[:, 0] = people.reshape(keys.size, bands, per_group).sum(axis=2)
-        sums[:, 1] = by_group(fewer_r).reshape(-1, bands)
-        sums[:, 2] = by_group(var_r).reshape(-1, bands)
-        sums[:, 3] = (by_group(fewer_o) - reoffences).reshape(-1, bands)
-        sums[:, 4] = (by_group(var_o) + _COUNT_DISPERSION * reoffences).reshape(-1, bands)
+        for i, (x_idle, x_work) in enumerate(zip(idle, work, strict=True), start=1):
+            sums[:, i] = (n_idle * x_idle).sum(axis=2) + (n_work * x_work).sum(axis=(2, 3))
+        reoffences = reoffences.reshape(-1, bands)
+        sums[:, 3] -= reoffences
+        sums[:, 4] += _COUNT_DISPERSION * reoffences
         if own.size:
             seg = segment[own]
             group = seg // per_group
