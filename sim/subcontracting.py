@@ -50,6 +50,7 @@ _N_TYPES = len(SERVICE_TYPES)
 _N_CODES = 1 << _N_TYPES
 _POWERS = (1 << np.arange(_N_TYPES)).astype(np.uint8)
 _BITS = ((np.arange(_N_CODES)[:, None] >> np.arange(_N_TYPES)) & 1).astype(np.float64)
+_SHIFTS = np.arange(_N_TYPES, dtype=np.uint8)[:, None]
 
 
 def need_codes(needs: np.ndarray) -> np.ndarray:
@@ -63,15 +64,18 @@ def _dose(per_type: np.ndarray, codes: np.ndarray, effectiveness: np.ndarray) ->
     ``per_type`` is each person's hours of each type they get (float32), ``effectiveness`` the
     deliverers' (float32) by type. The same float32 products, added in the same order, as the
     (people x types) product ``np.einsum("ij,j->i", hours_on_need, effectiveness)`` this
-    replaces (its four-lane sum: types 0+4, 1+5, 2+6 and 3, then pairwise), one type at a time;
-    a type that is not a need of the person adds an exact zero.
+    replaces (its four-lane sum: types 0+4, 1+5, 2+6 and 3, then pairwise), on a (types x
+    people) array whose rows are contiguous; a type that is not a need of the person adds an
+    exact zero.
     """
-    terms = []
-    for t in range(_N_TYPES):
-        on_need = ((codes >> np.uint8(t)) & np.uint8(1)).astype(np.float32)
-        on_need *= per_type * effectiveness[t]
-        terms.append(on_need)
-    return ((terms[0] + terms[4]) + (terms[1] + terms[5])) + ((terms[2] + terms[6]) + terms[3])
+    terms = ((codes >> _SHIFTS) & np.uint8(1)).astype(np.float32)
+    terms *= effectiveness[:, None]
+    terms *= per_type
+    np.add(terms[:3], terms[4:], out=terms[:3])
+    np.add(terms[0], terms[1], out=terms[0])
+    np.add(terms[2], terms[3], out=terms[2])
+    return terms[0] + terms[2]
+
 
 # -- terms, and a sub-prime's answer: pure functions ------------------------------------------
 
