@@ -198,6 +198,8 @@ class Pieces:
     upper: np.ndarray
     intercept: np.ndarray
     slope: np.ndarray
+    #: lower and upper as one (2, pieces, groups) array, where they were made together (None: stack them)
+    edges: np.ndarray | None = None
 
     def at(self, x: np.ndarray) -> np.ndarray:
         """Money paid at improvement ``x`` (one value per group)."""
@@ -212,7 +214,7 @@ def _pieces(*pieces: tuple[object, object, object, object], groups: int) -> Piec
     for k, piece in enumerate(pieces):
         for i in range(4):
             cols[i, k] = piece[i]
-    return Pieces(cols[0], cols[1], cols[2], cols[3])
+    return Pieces(cols[0], cols[1], cols[2], cols[3], edges=cols[:2])
 
 
 # -- payment bases ------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pbrsim.sim.bases import Pieces, basis_of, measure_of
+from pbrsim.sim.bases import PaymentBasis, Pieces, basis_of, measure_of
 from pbrsim.sim.scenario import ContractSpec
 from scipy.special import ndtr
 
@@ -67,8 +67,10 @@ def expected_payment(pieces: Pieces, mu: np.ndarray, sigma: np.ndarray) -> tuple
     """
     s = np.maximum(sigma, _MIN_SIGMA)
     # both edges of every piece at once: (2, pieces, groups)
-    lower, upper = pieces.lower, pieces.upper
-    edges = np.stack([lower, upper] if np.shape(lower) == np.shape(upper) else np.broadcast_arrays(lower, upper))
+    edges = pieces.edges
+    if edges is None:
+        lower, upper = pieces.lower, pieces.upper
+        edges = np.stack([lower, upper] if np.shape(lower) == np.shape(upper) else np.broadcast_arrays(lower, upper))
     with np.errstate(invalid="ignore"):
         z = (edges - mu) / s
         cdf, pdf = ndtr(z), _density(z)
@@ -130,6 +132,29 @@ class GroupOutlook:
                             whole(self.fewer_reoffences), whole(self.var_reoffences), self.pot)
 
 
+def _terms_of(contract: ContractSpec) -> list[tuple[PaymentBasis, np.ndarray, bool, bool, float | None]]:
+    """Each outcome component's basis, prices by band, whether judged by band, per person, cap per cohort.
+
+    Worked out once per contract (a contract is frozen; a prime holds one until it reprices).
+    """
+    held = _TERMS.get(id(contract))
+    if held is not None and held[0] is contract:
+        return held[1]
+    terms = []
+    for component in contract.payment.outcomes:
+        basis = basis_of(component)
+        terms.append((basis, np.asarray(component.band_prices(), dtype=float), basis.judged_by_band,
+                      measure_of(component.measure).per_person, component.cap_per_cohort))
+    if len(_TERMS) > 256:
+        _TERMS.clear()
+    _TERMS[id(contract)] = (contract, terms)
+    return terms
+
+
+#: :func:`_terms_of` by contract (the contract kept beside them, so its id is not reused while here)
+_TERMS: dict[int, tuple[ContractSpec, list[tuple[PaymentBasis, np.ndarray, bool, bool, float | None]]]] = {}
+
+
 def group_values(contract: ContractSpec,
                  outlook: GroupOutlook) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Marginal value of one more non-reoffender and of one reoffence avoided, per payment group.
@@ -150,45 +175,52 @@ def group_values(contract: ContractSpec,
 
     """
     cohorts = outlook.n.shape[0]
-    v_binary = np.zeros((cohorts, 4))
-    v_frequency = np.zeros((cohorts, 4))
-    expected_total = np.zeros(cohorts)
-    variance_total = np.zeros(cohorts)
-    pooled = outlook.pooled()
-    for component in contract.payment.outcomes:
-        basis = basis_of(component)
-        band_prices = np.asarray(component.band_prices(), dtype=float)
-        view = outlook if basis.judged_by_band else pooled
+    v_binary = v_frequency = expected_total = variance_total = None
+    views: dict[bool, tuple[GroupOutlook, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    for basis, band_prices, by_band, per_person, cap in _terms_of(contract):
+        held = views.get(by_band)
+        if held is None:
+            view = outlook if by_band else outlook.pooled()
+            groups = view.n.shape[1]
+            pot = np.empty(view.n.shape)
+            pot[:] = view.pot[:, None]
+            held = views[by_band] = (view, view.n.ravel(), view.cf_reoffenders.ravel(), view.cf_reoffences.ravel(),
+                                     pot.ravel())
+        view, n, cf_r, cf_o, pot = held
         groups = view.n.shape[1]
         price = np.empty(view.n.shape)
         price[:] = band_prices[:groups]
-        pot = np.empty(view.n.shape)
-        pot[:] = view.pot[:, None]
-        per_person = measure_of(component.measure).per_person
         if per_person:
             size, fewer, var = view.n, view.fewer_reoffenders, view.var_reoffenders
         else:
             size, fewer, var = view.cf_reoffences, view.fewer_reoffences, view.var_reoffences
         valid = size > 0
-        unit = np.divide(100.0, size, out=np.zeros_like(size, dtype=float), where=valid)
+        unit = np.divide(100.0, size, out=np.zeros(size.shape), where=valid)
         mu, sigma = fewer * unit, np.sqrt(np.maximum(var, 0.0)) * unit
-        pieces = basis.schedule(view.n.ravel(), view.cf_reoffenders.ravel(), view.cf_reoffences.ravel(),
-                                price.ravel(), pot.ravel())
+        pieces = basis.schedule(n, cf_r, cf_o, price.ravel(), pot)
         expected, slope = expected_payment(pieces, mu.ravel(), sigma.ravel())
-        expected = np.where(valid.ravel(), expected, 0.0).reshape(view.n.shape)
-        slope = np.where(valid.ravel(), slope, 0.0).reshape(view.n.shape)
+        if not valid.all():
+            expected = np.where(valid.ravel(), expected, 0.0)
+            slope = np.where(valid.ravel(), slope, 0.0)
+        expected, slope = expected.reshape(view.n.shape), slope.reshape(view.n.shape)
         # delta method: the payment's variance is its slope squared times the result's
         pay_var = np.square(slope * sigma)
-        cohort_expected, cohort_var = expected.sum(axis=1), pay_var.sum(axis=1)
-        if component.cap_per_cohort is not None:
-            slope = slope * not_capped(component.cap_per_cohort, cohort_expected, cohort_var)[:, None]
-            cohort_expected = np.minimum(cohort_expected, component.cap_per_cohort)
+        if groups == 1:
+            cohort_expected, cohort_var = expected[:, 0], pay_var[:, 0]
+        else:
+            cohort_expected, cohort_var = expected.sum(axis=1), pay_var.sum(axis=1)
+        if cap is not None:
+            slope = slope * not_capped(cap, cohort_expected, cohort_var)[:, None]
+            cohort_expected = np.minimum(cohort_expected, cap)
         value = slope * unit  # money per non-reoffender (binary) or per reoffence avoided (frequency)
         value = np.broadcast_to(value, (cohorts, 4)) if groups == 1 else value
         if per_person:
-            v_binary += value
+            v_binary = 0.0 + value if v_binary is None else v_binary + value
         else:
-            v_frequency += value
-        expected_total += cohort_expected
-        variance_total += cohort_var
-    return v_binary, v_frequency, expected_total, variance_total
+            v_frequency = 0.0 + value if v_frequency is None else v_frequency + value
+        expected_total = 0.0 + cohort_expected if expected_total is None else expected_total + cohort_expected
+        variance_total = 0.0 + cohort_var if variance_total is None else variance_total + cohort_var
+    zeros = np.zeros((cohorts, 4))
+    return (zeros if v_binary is None else v_binary, zeros.copy() if v_frequency is None else v_frequency,
+            np.zeros(cohorts) if expected_total is None else expected_total,
+            np.zeros(cohorts) if variance_total is None else variance_total)
