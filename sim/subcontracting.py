@@ -37,6 +37,7 @@ __all__ = [
     "acceptable",
     "bargaining_power",
     "expected_outcome_per_referral",
+    "BOOK",
     "need_codes",
 ]
 
@@ -51,6 +52,8 @@ _N_CODES = 1 << _N_TYPES
 _POWERS = (1 << np.arange(_N_TYPES)).astype(np.uint8)
 _BITS = ((np.arange(_N_CODES)[:, None] >> np.arange(_N_TYPES)) & 1).astype(np.float64)
 _SHIFTS = np.arange(_N_TYPES, dtype=np.uint8)[:, None]
+#: the columns of a sub-prime's book (its row of the market's books)
+BOOK = ("cash", "income", "month_net", "at_risk_income")
 
 
 def need_codes(needs: np.ndarray) -> np.ndarray:
@@ -204,6 +207,8 @@ class SubPrime(mesa.Agent):
         contracts: its live subcontracts.
         claims: by cohort, its share-weighted effective hours (what outcome shares are paid on):
             its row ``claim_row`` of the market's matrix of claims (sub-primes x cohorts).
+        book: its cash, income, month's net and at-risk income (:data:`BOOK`), row ``claim_row``
+            of the market's books, so that a prime pays many sub-primes their shares at once.
         active: False once it has left the market.
 
     """
@@ -211,8 +216,9 @@ class SubPrime(mesa.Agent):
     def __init__(self, model: PbRModel, *, name: str, sector: str, service_type: int,
                  capacity: float, unit_cost: float, overhead: float, effectiveness: float,
                  reserves: float, risk_tolerance: float, min_margin: float, entered: int,
-                 claims: np.ndarray, claim_row: int) -> None:
+                 claims: np.ndarray, claim_row: int, book: np.ndarray) -> None:
         super().__init__(model)
+        self.book = book
         self.name = name
         self.sector = sector
         self.service_type = service_type
@@ -243,6 +249,42 @@ class SubPrime(mesa.Agent):
         self.max_hours_month = 0.0
         self.month_net = 0.0
         self.loss_streak = 0
+
+    @property
+    def cash(self) -> float:
+        """Cash in hand."""
+        return self.book[0]
+
+    @cash.setter
+    def cash(self, value: float) -> None:
+        self.book[0] = value
+
+    @property
+    def income(self) -> float:
+        """Everything primes have paid it."""
+        return self.book[1]
+
+    @income.setter
+    def income(self, value: float) -> None:
+        self.book[1] = value
+
+    @property
+    def month_net(self) -> float:
+        """The month's income less its costs so far."""
+        return self.book[2]
+
+    @month_net.setter
+    def month_net(self, value: float) -> None:
+        self.book[2] = value
+
+    @property
+    def at_risk_income(self) -> float:
+        """Outcome shares paid to it."""
+        return self.book[3]
+
+    @at_risk_income.setter
+    def at_risk_income(self, value: float) -> None:
+        self.book[3] = value
 
     @property
     def full_cost_per_hour(self) -> float:
@@ -279,17 +321,6 @@ class SubPrime(mesa.Agent):
         self.month_net += amount
         if kind == Kind.OUTCOME_SHARE:
             self.at_risk_income += amount
-
-    def outcome_share_paid(self, amount: float) -> None:
-        """Be paid a positive outcome share whose ledger row and prime's side are booked already.
-
-        The sub-prime's side of :meth:`paid_by` for :data:`Kind.OUTCOME_SHARE`: a prime pays a
-        cohort's shares to all its claimants at once (:meth:`SubcontractedSupply.on_outcome_payment`).
-        """
-        self.cash += amount
-        self.income += amount
-        self.month_net += amount
-        self.at_risk_income += amount
 
     def deliver(self, month: int, hours: float, expected_share_per_hour: float) -> None:
         """Deliver referred hours, paying front-line staff at once."""
@@ -578,7 +609,6 @@ class SubcontractedSupply:
         if amount <= 0 or total <= 0 or not self.claimants:
             return
         # every claimant's share at once, each as amount * min(claim / total, 1): one vector payment
-        claimants = self.claimants
         claims = self.market.claims[self._claim_rows, index]
         shares = amount * np.minimum(claims / total, 1.0)
         paid = np.flatnonzero((claims > 0) & (shares > 0))
@@ -586,10 +616,9 @@ class SubcontractedSupply:
             return
         shares = shares[paid]
         self.prime.spend_many(month, self._codes[paid], Kind.OUTCOME_SHARE, shares)
-        # numpy scalars, as one paid_by() each was given: the books keep the same types (a Python
-        # sum() over numpy floats is not compensated, over Python floats it is)
-        for i, share in zip(paid.tolist(), shares, strict=True):
-            claimants[i].outcome_share_paid(share)
+        # the sub-primes' side of paid_by() for each (claimants are distinct): cash, income, the
+        # month's net and at-risk income, each up by its share
+        self.market.books[self._claim_rows[paid]] += shares[:, None]
 
     def cost_per_hour(self) -> float:
         """Return last month's cost of an hour: subcontract prices (with shares) and in-house."""

@@ -57,6 +57,7 @@ from pbrsim.sim.payments import REOFFENCES_PER_REOFFENDER
 from pbrsim.sim.subcontracting import (
     _N_TYPES,
     _TENDER_THRESHOLD,
+    BOOK,
     Subcontract,
     SubcontractedSupply,
     SubPrime,
@@ -144,6 +145,8 @@ class Market(Mechanism):
         #: claims on outcome payments, sub-primes (by ``claim_row``) x cohorts; each sub-prime's
         #: ``claims`` is its row (grown as sub-primes are made: rows are never reused)
         self.claims = np.zeros((sum(g.count for g in spec.subprimes) + 32, self.n_cohorts))
+        #: each sub-prime's book (cash, income, month's net, at-risk income: ``BOOK``), by ``claim_row``
+        self.books = np.zeros((self.claims.shape[0], len(BOOK)))
         self._claimers: list[SubPrime] = []
         #: each store row's need code (sim/subcontracting.need_codes), for rows ``[0, _coded)``
         self._need_codes = np.zeros(0, dtype=np.uint8)
@@ -173,6 +176,7 @@ class Market(Mechanism):
             overhead=group.overhead_per_month, effectiveness=group.effectiveness,
             reserves=reserves, risk_tolerance=group.risk_tolerance, min_margin=group.min_margin,
             entered=entered, claims=self._claims_row(), claim_row=len(self._claimers),
+            book=self.books[len(self._claimers)],
         )
         self._claimers.append(subprime)
         self.subprimes.append(subprime)
@@ -185,8 +189,12 @@ class Market(Mechanism):
             grown = np.zeros((2 * row, self.n_cohorts))
             grown[:row] = self.claims
             self.claims = grown
+            books = np.zeros((2 * row, len(BOOK)))
+            books[:row] = self.books
+            self.books = books
             for subprime in self._claimers:
                 subprime.claims = grown[subprime.claim_row]
+                subprime.book = books[subprime.claim_row]
         return self.claims[row]
 
     def need_codes(self, rows: np.ndarray) -> np.ndarray:
