@@ -634,10 +634,11 @@ class MarginalStrategy:
             chance[ready] = np.stack([row for row in held if row is not None])[:, 1:]
         # a new cohort: its people at the intake template of its area (the last new cohort's first month)
         fresh = np.flatnonzero(new)
-        template = self._intake[keys[fresh] % self.areas]  # per person, (new cohorts, 4 stats, 4 bands)
-        missing = np.isnan(template)
-        chance[fresh] = groups[fresh, None, :] * np.where(missing, 0.0, template)
-        ready[fresh] = ~missing.any(axis=(1, 2))
+        if fresh.size:
+            template = self._intake[keys[fresh] % self.areas]  # per person, (new cohorts, 4 stats, 4 bands)
+            missing = np.isnan(template)
+            chance[fresh] = groups[fresh, None, :] * np.where(missing, 0.0, template)
+            ready[fresh] = ~missing.any(axis=(1, 2))
         b = self.beliefs
         h, lam = b.hazard, b.later_rate
         cf_rate = 1.0 - np.exp(-h * self.follow_up)
@@ -687,13 +688,11 @@ class MarginalStrategy:
 
     def _store_outlook(self, keys: np.ndarray, month: int, sums: np.ndarray) -> None:
         """Keep the belief about each cohort's groups, (cohorts, 5, 4), for next month; new cohorts set the intake."""
-        for key, row in zip(keys.tolist(), sums, strict=True):
-            self._outlook[key] = row
-        new = keys // self.areas == month
-        if new.any():
-            per_person = sums[new, 1:, :] / np.maximum(sums[new, :1, :], 1.0)
-            self._intake[keys[new] % self.areas] = np.where(sums[new, :1, :] > 0, per_person,
-                                                            self._intake[keys[new] % self.areas])
+        self._outlook.update(zip(keys.tolist(), sums, strict=True))
+        new = np.flatnonzero(keys // self.areas == month)
+        if new.size:
+            people, slots = sums[new, :1, :], keys[new] % self.areas
+            self._intake[slots] = np.where(people > 0, sums[new, 1:, :] / np.maximum(people, 1.0), self._intake[slots])
 
     def _record_outlook(self, caseload: Caseload, keys: np.ndarray, local: np.ndarray, band: np.ndarray,
                         counted: np.ndarray, cut: np.ndarray, window: tuple[np.ndarray, ...],
@@ -804,15 +803,14 @@ class MarginalStrategy:
         within += caseload.engaged
         within *= seen
         within += caseload.reoffended
-        n = cohort.size
         ends = np.flatnonzero(cohort[1:] != cohort[:-1])
-        starts = np.empty(ends.size + 1, dtype=np.intp)
-        starts[0] = 0
-        np.add(ends, 1, out=starts[1:])
-        keys = cohort[starts].astype(np.int64)
+        bounds = np.empty(ends.size + 2, dtype=np.intp)  # where each run starts, and the end
+        bounds[0], bounds[-1] = 0, cohort.size
+        np.add(ends, 1, out=bounds[1:-1])
+        keys = cohort[bounds[:-1]].astype(np.int64, copy=False)
         if keys.size == 1 or bool((keys[1:] > keys[:-1]).all()):
-            lengths = np.diff(starts, append=n)
-            segment = np.repeat(np.arange(0, keys.size * per_cohort, per_cohort, dtype=np.int64), lengths)
+            segment = np.repeat(np.arange(0, keys.size * per_cohort, per_cohort, dtype=np.int64),
+                                bounds[1:] - bounds[:-1])
         else:
             lo = int(cohort.min())
             offset = cohort - lo
@@ -943,19 +941,19 @@ class MarginalStrategy:
         # everyone else has their segment's belief, with no reoffence known so far
         # people with needs who engage: their segment's planned dose cuts their hazard; anyone
         # else's is not cut, so their part depends on cohort, band and known only (one value each)
+        # so the arrays are (cohort, band, 8, known): the first of the 8 the people not worked with
+        # (cut 0), the rest those who engage by their number of needs (1-7)
         n = per_segment.reshape(shape)
-        n_work = n[:, :, 1:, 1, :]  # (cohort, band, needs 1-7, known)
-        n_idle = n[:, :, 0].sum(axis=2) + n[:, :, 1:, 0].sum(axis=2)  # (cohort, band, known): whole numbers
-        effect = mean_effect[None, :, None, None]
-        complexity = _TYPICAL_COMPLEXITY[1:, None]
-        cut = effect * (1.0 - np.exp(-each.reshape(shape)[:, :, 1:, 1, :] / complexity))
-        window_work = tuple(x[:, :, :, 0] for x in window)  # (cohort or 1, band, 1, 1)
-        idle = _outlook_terms(0.0, tuple(x[:, :, 0, 0] for x in window), is_known, 0.0)  # (cohort, band, known)
-        work = _outlook_terms(cut, window_work, is_known, 0.0)
+        counts_by = np.empty((keys.size, bands, needs, seen))
+        counts_by[:, :, 1:] = n[:, :, 1:, 1, :]
+        np.add(n[:, :, 0].sum(axis=2), n[:, :, 1:, 0].sum(axis=2), out=counts_by[:, :, 0])  # whole numbers
+        cut = np.zeros((keys.size, bands, needs, seen))
+        cut[:, :, 1:] = mean_effect[None, :, None, None] * (
+            1.0 - np.exp(-each.reshape(shape)[:, :, 1:, 1, :] / _TYPICAL_COMPLEXITY[1:, None]))
+        terms = _outlook_terms(cut, tuple(x[:, :, :, 0] for x in window), is_known, 0.0)
         sums = np.empty((keys.size, 5, bands))
         sums[:, 0] = people.reshape(keys.size, bands, per_group).sum(axis=2)
-        for i, (x_idle, x_work) in enumerate(zip(idle, work, strict=True), start=1):
-            sums[:, i] = (n_idle * x_idle).sum(axis=2) + (n_work * x_work).sum(axis=(2, 3))
+        sums[:, 1:] = (np.stack(terms, axis=1) * counts_by[:, None]).sum(axis=(3, 4))
         reoffences = reoffences.reshape(-1, bands)
         sums[:, 3] -= reoffences
         sums[:, 4] += _COUNT_DISPERSION * reoffences
