@@ -32,7 +32,7 @@ from pbrsim.sim.strategies import Caseload, Observation, Referrals, make_strateg
 if TYPE_CHECKING:
     from pbrsim.sim.model import PbRModel
 
-__all__ = ["Cohort", "Commissioner", "Prime"]
+__all__ = ["Cohort", "CohortTable", "Commissioner", "Prime"]
 
 #: the payment terms fees() and withheld() read
 _FEE_TERMS = ("block_grant_per_year", "fee_per_referral", "fee_per_supervision_month", "at_risk_share")
@@ -235,6 +235,33 @@ class Prime(mesa.Agent):
 _NO_HOURS = np.zeros(0, dtype=np.float32)
 
 
+class CohortTable:
+    """Every cohort's area, referral month, people accepted and pot, as arrays by cohort index.
+
+    The monthly fees of all cohorts in service are priced and withheld into their pots at once
+    (``Commissioner.accrue_fees``); a ``Cohort`` reads and writes its own row.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.size = 0
+        capacity = max(capacity, 16)
+        self.area = np.zeros(capacity, dtype=np.int32)
+        self.month = np.zeros(capacity, dtype=np.int32)
+        self.accepted = np.zeros(capacity, dtype=np.int64)
+        self.pot = np.zeros(capacity, dtype=np.float64)
+
+    def add(self, area: int, month: int, accepted: int) -> int:
+        """Add a cohort; returns its index."""
+        if self.size == self.area.shape[0]:
+            for name in ("area", "month", "accepted", "pot"):
+                column = getattr(self, name)
+                setattr(self, name, np.concatenate([column, np.zeros_like(column)]))
+        index = self.size
+        self.area[index], self.month[index], self.accepted[index] = area, month, accepted
+        self.size += 1
+        return index
+
+
 class Cohort(mesa.Agent):
     """One month's referrals in one contract area: a slice of the offender store."""
 
@@ -244,11 +271,28 @@ class Cohort(mesa.Agent):
         self.month = month
         self.start = start
         self.stop = stop
-        self.pot = 0.0
-        self.accepted = stop - start
-        """People the prime took on (all of them unless the contract lets it refuse referrals)."""
+        #: its place in the model's cohort table (``model.cohort_table``), which holds its pot
+        self.index = model.cohort_table.add(area, month, stop - start)
         self.result: dict[str, float] | None = None
         self._rows: np.ndarray | None = None
+
+    @property
+    def pot(self) -> float:
+        """Fees withheld at risk for this cohort so far (what ``pot`` components can earn back)."""
+        return float(self.model.cohort_table.pot[self.index])
+
+    @pot.setter
+    def pot(self, value: float) -> None:
+        self.model.cohort_table.pot[self.index] = value
+
+    @property
+    def accepted(self) -> int:
+        """People the prime took on (all of them unless the contract lets it refuse referrals)."""
+        return int(self.model.cohort_table.accepted[self.index])
+
+    @accepted.setter
+    def accepted(self, value: int) -> None:
+        self.model.cohort_table.accepted[self.index] = value
 
     @property
     def rows(self) -> np.ndarray:
@@ -295,21 +339,22 @@ class Commissioner(mesa.Agent):
         """Payment terms in force in an area: the contract's, at its holder's winning price (sim/areas.py)."""
         return self.model.areas.terms(area)
 
-    def accrue_fees(self, month: int, cohorts: list[Cohort], in_contract: bool) -> None:
+    def accrue_fees(self, month: int, cohorts: slice, in_contract: bool) -> None:
         """Add a month's fees for the cohorts in service to the next invoices, withholding the at-risk share.
 
-        Each cohort's fees are priced on its area's terms and held by its area's holder: the block
-        grant for a month in which it was referred (within the contract), referral fees in that
-        month, and supervision fees every month of service, for the people accepted. The at-risk
-        share of them goes into the cohort's pot. All cohorts of the month are priced at once.
+        ``cohorts`` are the cohorts in service, rows of the model's cohort table. Each cohort's
+        fees are priced on its area's terms and held by its area's holder: the block grant for a
+        month in which it was referred (within the contract), referral fees in that month, and
+        supervision fees every month of service, for the people accepted. The at-risk share of
+        them goes into the cohort's pot. All cohorts of the month are priced at once.
         """
-        if not cohorts:
+        if cohorts.stop <= cohorts.start:
             return
         model = self.model
-        count = len(cohorts)
-        area = np.fromiter((c.area for c in cohorts), dtype=np.intp, count=count)
-        accepted = np.fromiter((c.accepted for c in cohorts), dtype=np.float64, count=count)
-        new = np.fromiter((c.month == month for c in cohorts), dtype=bool, count=count)
+        table = model.cohort_table
+        area = table.area[cohorts].astype(np.intp)
+        accepted = table.accepted[cohorts].astype(np.float64)
+        new = table.month[cohorts] == month
         terms = [self.terms(a) for a in range(model.areas.count)]
         # each cohort's area's terms as arrays, priced elementwise by the same fees() and withheld()
         pay = SimpleNamespace(**{field: np.array([getattr(t, field) for t in terms])[area] for field in _FEE_TERMS})
@@ -326,11 +371,11 @@ class Commissioner(mesa.Agent):
         self.withheld_total += float(held.sum())
         holder = model.areas.as_array()[area].astype(np.intp)
         owed = np.bincount(holder, weights=gross - held, minlength=len(model.primes))
+        holding = np.bincount(holder, minlength=len(model.primes))
         for prime in model.primes:
-            if owed[prime.index] or (holder == prime.index).any():
+            if holding[prime.index]:
                 self.accrued[prime.name] += float(owed[prime.index])
-        for cohort, pot in zip(cohorts, held.tolist(), strict=True):
-            cohort.pot += pot
+        table.pot[cohorts] += held
         if any(t.volume_bands for t in terms):
             paid = (referral_fees + supervision_fees) * (1.0 - pay.at_risk_share)
             for a, h, fee in zip(area.tolist(), holder.tolist(), paid.tolist(), strict=True):

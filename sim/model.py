@@ -22,7 +22,7 @@ from typing import TypeVar
 import numpy as np
 from mesa import Model
 from mesa.time import Priority, Schedule
-from pbrsim.sim.agents import Cohort, Commissioner, Prime
+from pbrsim.sim.agents import Cohort, CohortTable, Commissioner, Prime
 from pbrsim.sim.areas import AreaHolders
 from pbrsim.sim.counterfactual import N_BANDS, build_counterfactual
 from pbrsim.sim.ledger import Ledger
@@ -113,6 +113,8 @@ class PbRModel(Model):
             contract.counterfactual, self.profile, self.follow_up, self.measurement_rng
         )
         self.cohorts: list[Cohort] = []
+        #: every cohort's area, referral month, people accepted and pot, by cohort index
+        self.cohort_table = CohortTable(self.referral_months * scenario.areas)
         self._active: list[Cohort] = []
         self._settlements: list[partial[None]] = []
         #: people referred to each area, by referral month (index 0 unused)
@@ -350,15 +352,18 @@ class PbRModel(Model):
                 count[idx[drawn]] += later
 
     def accrue_fees(self, month: int) -> None:
-        """Accrue this month's block grant, referral and supervision fees for the cohorts in service."""
-        still_active = []
-        for cohort in self._active:
-            if month - cohort.month >= self.service_months:
-                cohort.leave_service()
-            else:
-                still_active.append(cohort)
-        self._active = still_active
-        self.commissioner.accrue_fees(month, still_active, month <= self.referral_months)
+        """Accrue this month's block grant, referral and supervision fees for the cohorts in service.
+
+        Cohorts are in referral order, so those in service are the last ones referred: the
+        ones whose service has ended leave from the front.
+        """
+        done = 0
+        while done < len(self._active) and month - self._active[done].month >= self.service_months:
+            self._active[done].leave_service()
+            done += 1
+        del self._active[:done]
+        first = self._active[0].index if self._active else len(self.cohorts)
+        self.commissioner.accrue_fees(month, slice(first, len(self.cohorts)), month <= self.referral_months)
 
     def record_month(self) -> None:
         """Append this month's record (after the month's events): volumes, effort, cash."""

@@ -17,25 +17,28 @@ def test_keep_freed_memory_takes_effect_once_and_again():
 
 
 def test_results_do_not_depend_on_it():
-    """A run in a process that keeps freed memory gives the recorded metrics (tests/sim/data)."""
+    """A run in a process that keeps freed memory gives the same metrics, bit for bit, as one that does not."""
     import json
     import math
     import subprocess
     from pathlib import Path
 
-    code = (
-        "import json, sys\n"
-        "from pbrsim.memory import keep_freed_memory\n"
-        "keep_freed_memory()\n"
-        "sys.path.insert(0, '.')\n"
-        "from tests.conftest import small\n"
-        "from pbrsim.sim import run_scenario\n"
-        "print(json.dumps(run_scenario(small('binary_pbr'), 7).metrics))\n"
-    )
-    root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
-    got = json.loads(out.stdout.strip().splitlines()[-1])
-    want = json.loads((root / "tests" / "sim" / "data" / "speed_reference_metrics.json").read_text())["binary_pbr"]
+    def metrics(keep: bool) -> dict:
+        code = (
+            "import json, sys\n"
+            "from pbrsim.memory import keep_freed_memory\n"
+            + ("keep_freed_memory()\n" if keep else "")
+            + "sys.path.insert(0, '.')\n"
+            "from tests.conftest import small\n"
+            "from pbrsim.sim import run_scenario\n"
+            "print(json.dumps(run_scenario(small('binary_pbr'), 7).metrics))\n"
+        )
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    got, want = metrics(keep=True), metrics(keep=False)
+    assert set(got) == set(want)
     for key, value in got.items():
         if value is None or (isinstance(value, float) and math.isnan(value)):
             assert want[key] is None or math.isnan(want[key])
