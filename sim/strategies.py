@@ -481,6 +481,8 @@ class Beliefs:
                                   n_needs))
 
 
+#: The covariate pairs (i <= j) of X'X, as index arrays, in the order of ``Beliefs._PAIRS``.
+_ROWS, _COLS = (np.array(x, dtype=np.intp) for x in zip(*Beliefs._PAIRS, strict=True))
 #: The complexity a prime expects of a person with 0, 1, ... 7 assessed needs (:func:`believed_complexity`).
 _TYPICAL_COMPLEXITY = believed_complexity(np.arange(8, dtype=np.int8))
 
@@ -576,9 +578,11 @@ class MarginalStrategy:
         self.beliefs = Beliefs(spec.prior_effect, spec.prior_weight)
         # the caseload last allocated to, with its readings: learning reads the same people
         self._last_reading: tuple[Caseload, np.ndarray, np.ndarray] | None = None
-        # or, without readings, the caseload last allocated to with its cohorts' keys and each person's segment
-        self._last_segments: tuple[Caseload, np.ndarray, np.ndarray] | None = None
+        # or, without readings, the caseload last allocated to with its cohorts' keys, each person's
+        # segment and one person of each segment
+        self._last_segments: tuple[Caseload, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._pending: deque[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = deque()
+        self._arange = np.zeros(0, dtype=np.intp)
         if spec.signal_noise is None:
             self._signal_weight = None
         else:
@@ -784,6 +788,13 @@ class MarginalStrategy:
             self._record_outlook(caseload, keys, local, band, counted, cut, window, known, counts)
         return hours.astype(np.float32)
 
+    def _positions(self, n: int) -> np.ndarray:
+        """``np.arange(n)``, from one kept as long as the largest caseload yet."""
+        held = self._arange
+        if held.size < n:
+            held = self._arange = np.arange(max(n, 2 * held.size), dtype=np.intp)
+        return held[:n]
+
     #: a segment within a cohort: band (4), number of needs (0-7), engaged or not, known to have reoffended or not
     _SEGMENT = (4, 8, 2, 2)
 
@@ -845,8 +856,6 @@ class MarginalStrategy:
         known = caseload.reoffended
         n_needs = caseload.need_count()
         keys, segment = self._segments(caseload, cohort, n_needs)
-        if caseload.cohort is not None:  # observe() reads the same people by segment
-            self._last_segments = (caseload, keys, segment)
         size = keys.size * per_cohort
         people = (np.bincount(segment, minlength=size) if counted is None
                   else np.bincount(segment, weights=counted, minlength=size)).astype(float)
@@ -887,8 +896,11 @@ class MarginalStrategy:
         # people of one segment have had the same service, so the same dose: each segment's is taken
         # from one of its people, and anyone whose differs is taken person by person (usually nobody)
         dose = caseload.dose
-        each_dose = np.zeros(size, dtype=dose.dtype)
-        each_dose[segment] = dose
+        rep = np.zeros(size, dtype=np.intp)  # one person of each segment (the last), 0 for an empty one
+        rep[segment] = self._positions(n)
+        each_dose = dose[rep]
+        if caseload.cohort is not None:  # observe() reads the same people by segment
+            self._last_segments = (caseload, keys, segment, rep)
         own = dose != each_dose[segment]
         own = np.flatnonzero(own) if own.any() else np.zeros(0, dtype=np.intp)
         top = self.spec.max_hours_per_month
@@ -998,7 +1010,7 @@ class MarginalStrategy:
         before = seen.reoffended_before if seen.reoffended_before is not None else caseload.reoffended
         segments = self._last_segments
         if segments is not None and segments[0] is caseload:
-            evidence = self._evidence_by_segment(seen, before, segments[1], segments[2])
+            evidence = self._evidence_by_segment(seen, before, segments[1], segments[2], segments[3])
         else:
             rows = np.flatnonzero(seen.in_window & ~before & caseload.engaged)  # at risk: only they add to the fit
             n_needs = caseload.need_count()[rows]
@@ -1021,13 +1033,15 @@ class MarginalStrategy:
             self.beliefs.absorb(self._pending.popleft()[1])
 
     def _evidence_by_segment(self, seen: Observation, before: np.ndarray, keys: np.ndarray,
-                             segment: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                             segment: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`Beliefs.evidence` from people counted by segment and first reoffence or not.
 
         The covariates (reach, months since referral, number of needs) are the same for
         everyone at risk in a segment who had the same service, which is everyone as a rule:
-        each segment's dose is taken from one of its people, and anyone whose dose differs
-        adds to the statistics person by person.
+        each segment's dose is that of one of its people (``rep``, as allocation took it), and
+        anyone whose dose differs adds to the statistics person by person. The further
+        reoffences of people who had reoffended before are counted in the same ``bincount``
+        (their number by band) and added up from the few who had any.
         """
         caseload = seen.caseload
         bands, needs, engaged, seen_ = self._SEGMENT
@@ -1035,35 +1049,46 @@ class MarginalStrategy:
         size = keys.size * per_cohort
         at_risk = seen.in_window & ~before
         at_risk &= caseload.engaged  # only they add to the fit
-        # each person's cell: segment, at risk or not, first reoffence this month or not
+        again = seen.in_window & before  # their further reoffences teach the later rate
+        # each person's state: 0 neither, 1 reoffended before (in the window), 2 at risk, 3 at risk
+        # and a first reoffence this month; and their cell, segment by state
+        state = at_risk.view(np.int8) * np.int8(2)
+        state += seen.first & at_risk
+        state += again
         cell = segment * 4
-        cell += at_risk.astype(np.int8) * np.int8(2) + seen.first
-        people = np.bincount(cell, minlength=size * 4).reshape(size, 2, 2)[:, 1, :]  # at risk, by first or not
-        dose = np.zeros(size, dtype=seen.dose.dtype)
-        dose[segment] = seen.dose
+        cell += state
+        counts = np.bincount(cell, minlength=size * 4).reshape(size, 4)
+        people = counts[:, 2:]  # at risk, by first or not
+        dose = seen.dose[rep]
         own = at_risk & (seen.dose != dose[segment])  # usually nobody
         if own.any():
             own = np.flatnonzero(own)
+            people = people.copy()
             np.subtract.at(people, (segment[own], seen.first[own].astype(np.intp)), 1)
         else:
             own = None
         # each segment's covariates (people at risk engage): months since referral, number of needs, reach
         shape = (keys.size, bands, needs, engaged, seen_)
         people = people.reshape(*shape, 2)[:, :, :, 1]
+        reach = 1.0 - np.exp(-dose.reshape(shape)[:, :, :, 1] / _TYPICAL_COMPLEXITY[:, None])
+        if not people[:, :, :, 1].any():  # as a rule nobody known to have reoffended is at risk
+            people, reach = people[:, :, :, 0], reach[:, :, :, 0]
+            n = np.arange(needs, dtype=float)
+            m = (caseload.month - keys // self.areas).astype(float)[:, None, None]
+        else:
+            n = np.arange(needs, dtype=float)[:, None]
+            m = (caseload.month - keys // self.areas).astype(float)[:, None, None, None]
         first = people[..., 1].astype(float)
         at_risk_people = first + people[..., 0]
-        m = (caseload.month - keys // self.areas).astype(float)[:, None, None, None]
-        n = np.arange(needs, dtype=float)[:, None]
-        reach = 1.0 - np.exp(-dose.reshape(shape)[:, :, :, 1] / _TYPICAL_COMPLEXITY[:, None])
         # as person by person: each person's product of covariates (reach in its own dtype), then summed
         xtx_terms = [at_risk_people, at_risk_people * reach, at_risk_people * m, at_risk_people * n,
                      at_risk_people * (reach * reach), at_risk_people * (reach * m), at_risk_people * (reach * n),
                      at_risk_people * (m * m), at_risk_people * (m * n), at_risk_people * (n * n)]
         xty_terms = [first, first * reach, first * m, first * n]
         sums = np.stack(xtx_terms + xty_terms).reshape(14, keys.size, bands, -1).sum(axis=(1, 3))
-        xtx = np.zeros((4, Beliefs._K, Beliefs._K))
-        for (i, j), total in zip(Beliefs._PAIRS, sums, strict=False):
-            xtx[:, i, j] = xtx[:, j, i] = total
+        xtx = np.empty((4, Beliefs._K, Beliefs._K))
+        xtx[:, _ROWS, _COLS] = sums[:len(Beliefs._PAIRS)].T
+        xtx[:, _COLS, _ROWS] = sums[:len(Beliefs._PAIRS)].T
         xty = sums[len(Beliefs._PAIRS):].T.copy()
         if own is not None:
             extra = Beliefs._evidence_of(
@@ -1072,11 +1097,13 @@ class MarginalStrategy:
                 caseload.need_count()[own], caseload.observed_band[:0], before[:0], seen.later[:0])
             xtx += extra[0]
             xty += extra[1]
-        later_rows = np.flatnonzero(seen.in_window & before)
-        b_before = caseload.observed_band[later_rows].astype(np.intp)
-        later = np.stack([np.bincount(b_before, minlength=4).astype(np.float64),
-                          np.bincount(b_before, weights=seen.later[later_rows].astype(np.float64), minlength=4)])
-        return xtx, xty, later
+        # further reoffences: how many people by band (from the cells), and their reoffences
+        again_people = counts[:, 1].reshape(keys.size, bands, -1).sum(axis=(0, 2)).astype(np.float64)
+        some = np.flatnonzero(seen.later)
+        some = some[again[some]]
+        events = np.bincount(caseload.observed_band[some].astype(np.intp),
+                             weights=seen.later[some].astype(np.float64), minlength=4)
+        return xtx, xty, np.stack([again_people, events])
 
     def reprice(self, contract: ContractSpec, block_grant_per_referral: float) -> None:
         """Weigh outcomes at the new terms (beliefs are kept)."""
