@@ -306,21 +306,23 @@ class SubPrime(mesa.Agent):
         if amount <= 0:
             return
         self.model.ledger.record(month, self.name, payee, kind, amount)
-        self.cash -= amount
+        book = self.book
+        book[0] -= amount  # cash
         self.costs += amount
-        self.month_net -= amount
-        self.min_cash = min(self.min_cash, self.cash)
+        book[2] -= amount  # the month's net
+        self.min_cash = min(self.min_cash, book[0])
 
     def paid_by(self, prime: Prime, month: int, kind: Kind, amount: float) -> None:
         """Be paid by a prime (the prime's cash and the ledger move with it)."""
         if amount <= 0:
             return
         prime.spend(month, self.name, kind, amount)
-        self.cash += amount
-        self.income += amount
-        self.month_net += amount
+        book = self.book
+        book[0] += amount  # cash
+        book[1] += amount  # income
+        book[2] += amount  # the month's net
         if kind == Kind.OUTCOME_SHARE:
-            self.at_risk_income += amount
+            book[3] += amount
 
     def deliver(self, month: int, hours: float, expected_share_per_hour: float) -> None:
         """Deliver referred hours, paying front-line staff at once."""
