@@ -53,6 +53,14 @@ def _density(z: np.ndarray) -> np.ndarray:
         return np.where(np.isfinite(z), np.exp(-0.5 * np.square(z)) / _SQRT_2PI, 0.0)
 
 
+def _edges(pieces: Pieces) -> np.ndarray:
+    """Both edges of every piece, (2, pieces, groups)."""
+    if pieces.edges is not None:
+        return pieces.edges
+    lower, upper = pieces.lower, pieces.upper
+    return np.stack([lower, upper] if np.shape(lower) == np.shape(upper) else np.broadcast_arrays(lower, upper))
+
+
 def expected_payment(pieces: Pieces, mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Expected payment and its derivative in ``mu``, per group, for X ~ Normal(mu, sigma²).
 
@@ -67,10 +75,7 @@ def expected_payment(pieces: Pieces, mu: np.ndarray, sigma: np.ndarray) -> tuple
     """
     s = np.maximum(sigma, _MIN_SIGMA)
     # both edges of every piece at once: (2, pieces, groups)
-    edges = pieces.edges
-    if edges is None:
-        lower, upper = pieces.lower, pieces.upper
-        edges = np.stack([lower, upper] if np.shape(lower) == np.shape(upper) else np.broadcast_arrays(lower, upper))
+    edges = _edges(pieces)
     with np.errstate(invalid="ignore"):
         z = (edges - mu) / s
         cdf, pdf = ndtr(z), _density(z)
@@ -177,6 +182,7 @@ def group_values(contract: ContractSpec,
     cohorts = outlook.n.shape[0]
     v_binary = v_frequency = expected_total = variance_total = None
     views: dict[bool, tuple[GroupOutlook, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    valued = []  # each component: its view, per person, cap, valid groups, unit, mu, sigma, schedule
     for basis, band_prices, by_band, per_person, cap in _terms_of(contract):
         held = views.get(by_band)
         if held is None:
@@ -197,8 +203,22 @@ def group_values(contract: ContractSpec,
         valid = size > 0
         unit = np.divide(100.0, size, out=np.zeros(size.shape), where=valid)
         mu, sigma = fewer * unit, np.sqrt(np.maximum(var, 0.0)) * unit
-        pieces = basis.schedule(n, cf_r, cf_o, price.ravel(), pot)
-        expected, slope = expected_payment(pieces, mu.ravel(), sigma.ravel())
+        schedule = basis.schedule(n, cf_r, cf_o, price.ravel(), pot)
+        valued.append((view, per_person, cap, valid, unit, mu, sigma, schedule))
+    # every component's expected payment and slope at once where their schedules have as many pieces
+    # (elementwise per group: the same numbers as one component at a time)
+    if len(valued) > 1 and len({v[-1].intercept.shape[0] for v in valued}) == 1:
+        bounds = np.cumsum([0] + [v[5].size for v in valued])
+        edges = np.concatenate([_edges(v[-1]) for v in valued], axis=-1)
+        both = Pieces(edges[0], edges[1], np.concatenate([v[-1].intercept for v in valued], axis=-1),
+                      np.concatenate([v[-1].slope for v in valued], axis=-1), edges=edges)
+        both_expected, both_slope = expected_payment(both, np.concatenate([v[5].ravel() for v in valued]),
+                                                     np.concatenate([v[6].ravel() for v in valued]))
+        paid = [(both_expected[a:b], both_slope[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    else:
+        paid = [expected_payment(v[-1], v[5].ravel(), v[6].ravel()) for v in valued]
+    for (view, per_person, cap, valid, unit, _, sigma, _), (expected, slope) in zip(valued, paid, strict=True):
+        groups = view.n.shape[1]
         if not valid.all():
             expected = np.where(valid.ravel(), expected, 0.0)
             slope = np.where(valid.ravel(), slope, 0.0)
