@@ -80,3 +80,28 @@ def test_cohort_runs_are_the_caseloads_cohorts():
             assert np.array_equal(market.need_codes(rows), need_codes(model.store.needs[rows]))
             checked += 1
     assert checked
+
+
+def test_cohort_runs_skip_empty_cohorts_and_others_cohorts():
+    """Cohorts with no rows (or another prime's) are left out; the rest are found by their first row."""
+    from types import SimpleNamespace
+
+    from pbrsim.sim.supply_chain import Market
+
+    sizes = [3, 0, 4, 2, 0, 5, 1]  # three areas: months 1-3, cohorts in store order
+    areas = 3
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    cohorts = [SimpleNamespace(start=int(s), stop=int(s + n), month=1 + k // areas, area=k % areas)
+               for k, (s, n) in enumerate(zip(starts, sizes, strict=True))]
+    model = SimpleNamespace(cohorts=cohorts, areas=SimpleNamespace(count=areas))
+    market = SimpleNamespace(model=model, _cohort_starts=np.zeros(0, dtype=np.int64),
+                             _cohort_columns=np.zeros(0, dtype=np.intp))
+    held = [0, 1, 3, 5]  # cohort 1 is empty; 2, 4 and 6 are another prime's
+    rows = np.concatenate([np.arange(cohorts[k].start, cohorts[k].stop) for k in held])
+    at, columns = Market.cohort_runs(market, rows)
+    assert at.tolist() == [0, 3, 5]
+    assert columns.tolist() == [0, 3, 5]
+    at, columns = Market.cohort_runs(market, rows[3:])
+    assert at.tolist() == [0, 2] and columns.tolist() == [3, 5]
+    empty = Market.cohort_runs(market, np.zeros(0, dtype=np.intp))
+    assert empty[0].size == 0 and empty[1].size == 0
