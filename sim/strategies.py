@@ -643,10 +643,7 @@ class MarginalStrategy:
             missing = np.isnan(template)
             chance[fresh] = groups[fresh, None, :] * np.where(missing, 0.0, template)
             ready[fresh] = ~missing.any(axis=(1, 2))
-        b = self.beliefs
-        h, lam = b.hazard, b.later_rate
-        cf_rate = 1.0 - np.exp(-h * self.follow_up)
-        cf_count = h * self.follow_up * (1.0 + lam * self.follow_up / 2.0)
+        cf_rate, cf_count = self.beliefs._kept("credited", self._credited)
         n = groups
         share = np.maximum(n / np.maximum(n.sum(axis=1, keepdims=True), 1.0), 1e-3)
         var_r = chance[:, 1] + counterfactual_variance(self.counterfactual, n, share, cf_rate * (1 - cf_rate))
@@ -659,9 +656,10 @@ class MarginalStrategy:
             pot=n.sum(axis=1) * self._pot_per_person,
         )
         v_bin, v_freq, expected, variance = group_values(self.contract, outlook)
-        # a cohort the prime has no belief about yet is valued at the linear price
-        v_bin = np.where(ready[:, None], v_bin, self.linear_binary[None, :])
-        v_freq = np.where(ready[:, None], v_freq, self.linear_frequency[None, :])
+        if not ready.all():
+            # a cohort the prime has no belief about yet is valued at the linear price
+            v_bin = np.where(ready[:, None], v_bin, self.linear_binary[None, :])
+            v_freq = np.where(ready[:, None], v_freq, self.linear_frequency[None, :])
         if caseload.cap_headroom is not None:
             # kept only for a contract-wide cap (a caseload carries one for every month of a run or none)
             for key, e, v in zip(keys[ready].tolist(), expected[ready].tolist(), variance[ready].tolist(),
@@ -669,11 +667,17 @@ class MarginalStrategy:
                 self._expected[key] = (e, v)
             cap = self._total_cap_factor(keys, month, caseload.cap_headroom)
             v_bin, v_freq = v_bin * cap[:, None], v_freq * cap[:, None]
-        if new.any():
-            # what the newest cohorts are worth, band by band: the prime's view at referral
-            self.binary_value = v_bin[new].mean(axis=0)
-            self.contract_frequency_value = v_freq[new].mean(axis=0)
+        if fresh.size:
+            # what the newest cohorts are worth, band by band: the prime's view at referral (their mean)
+            self.binary_value = v_bin[fresh].sum(axis=0) / fresh.size
+            self.contract_frequency_value = v_freq[fresh].sum(axis=0) / fresh.size
         return v_bin, v_freq
+
+    def _credited(self) -> np.ndarray:
+        """What the counterfactual is believed to credit a person, by band: reoffender or not, and reoffences."""
+        b = self.beliefs
+        h, lam = b.hazard, b.later_rate
+        return np.stack([1.0 - np.exp(-h * self.follow_up), h * self.follow_up * (1.0 + lam * self.follow_up / 2.0)])
 
     def _total_cap_factor(self, keys: np.ndarray, month: int, headroom: float) -> np.ndarray:
         """Chance, per live cohort, that the contract-wide cap still has room when it is paid.
