@@ -485,6 +485,11 @@ class Beliefs:
 _ROWS, _COLS = (np.array(x, dtype=np.intp) for x in zip(*Beliefs._PAIRS, strict=True))
 #: The complexity a prime expects of a person with 0, 1, ... 7 assessed needs (:func:`believed_complexity`).
 _TYPICAL_COMPLEXITY = believed_complexity(np.arange(8, dtype=np.int8))
+#: A segment's target where a person is worth nothing (no needs, or does not engage), by number of
+#: needs: the complexity times the log of the least ratio of value to cost (as any other target).
+_IDLE_TARGET = _TYPICAL_COMPLEXITY * np.log(np.maximum(np.zeros(8), 1e-300))
+#: The last axis of a segment: known to have reoffended or not.
+_IS_KNOWN = np.array([False, True])
 
 
 def _outlook_terms(cut: np.ndarray, window: tuple[np.ndarray, ...], known: np.ndarray,
@@ -877,9 +882,8 @@ class MarginalStrategy:
         hazard = b.hazard[None, :, None, None, None]
         later = b.later_rate[None, :, None, None, None]
         effect = np.minimum(sampled, _MAX_EFFECT)[None, :, None, None, None]
-        is_known = np.array([False, True])
         unseen_clean = np.exp(-hazard * unseen)
-        clean = np.where(is_known, 0.0, unseen_clean)
+        clean = np.where(_IS_KNOWN, 0.0, unseen_clean)
         # d(outcome)/d(relative cut in hazard) over the rest of the window, at the margin
         binary_gain = clean * hazard * remaining * np.exp(-hazard * remaining)
         frequency_gain = (clean * hazard * remaining * (1.0 + later * remaining / 2.0)
@@ -889,13 +893,12 @@ class MarginalStrategy:
         value = effect * (binary_value * binary_gain + frequency_value * frequency_gain)  # (cohort, band, 1, 1, known)
         # by (cohort, band, needs, engaged, known): a person with no needs or who does not engage
         # is worth nothing (ratio 0, the floor's log), the rest by their value and complexity
-        per_hour = _TYPICAL_COMPLEXITY * max(cost_per_hour, 1e-9)
+        per_hour = _TYPICAL_COMPLEXITY[1:, None, None] * max(cost_per_hour, 1e-9)
         target = np.empty((keys.size, bands, needs, engaged, seen))
+        target[...] = _IDLE_TARGET[:, None, None]
         with np.errstate(divide="ignore"):
-            target[...] = (_TYPICAL_COMPLEXITY * np.log(np.maximum(0.0 / per_hour, 1e-300)))[:, None, None]
-            complexity = _TYPICAL_COMPLEXITY[1:, None, None]
-            ratio = value / per_hour[1:, None, None]
-            target[:, :, 1:, 1:] = complexity * np.log(np.maximum(ratio, 1e-300))
+            ratio = value / per_hour
+            target[:, :, 1:, 1:] = _TYPICAL_COMPLEXITY[1:, None, None] * np.log(np.maximum(ratio, 1e-300))
         target = target.ravel()  # flat: one target per segment
         # people of one segment have had the same service, so the same dose: each segment's is taken
         # from one of its people, and anyone whose differs is taken person by person (usually nobody)
@@ -912,9 +915,8 @@ class MarginalStrategy:
         if own.size:
             hours[own] = np.clip(target[segment[own]] - dose[own], 0.0, top)
         if paid:
-            follow = float(self.follow_up)
-            window = (hazard, later, remaining, unseen_clean, 1.0 - np.exp(-hazard * follow),
-                      hazard * follow * (1.0 + later * follow / 2.0), 1.0 + later * unseen / 2.0)
+            cf_rate, cf_count = self.beliefs._kept("credited", self._credited)[:, None, :, None, None, None]
+            window = (hazard, later, remaining, unseen_clean, cf_rate, cf_count, 1.0 + later * unseen / 2.0)
             counts = (caseload.reoffences_known if caseload.reoffences_known is not None
                       else known)
             mean_effect = np.minimum(b.effect, _MAX_EFFECT)
@@ -938,7 +940,6 @@ class MarginalStrategy:
         groups = keys.size * bands
         shape = (keys.size, bands, needs, engaged, seen)
         known = caseload.reoffended
-        is_known = np.array([False, True])
         each, planned_own = planned
         # the known reoffences of the known people counted (those taken person by person apart)
         rows = np.flatnonzero(known)
@@ -966,7 +967,7 @@ class MarginalStrategy:
         cut = np.zeros((keys.size, bands, needs, seen))
         cut[:, :, 1:] = mean_effect[None, :, None, None] * (
             1.0 - np.exp(-each.reshape(shape)[:, :, 1:, 1, :] / _TYPICAL_COMPLEXITY[1:, None]))
-        terms = _outlook_terms(cut, tuple(x[:, :, :, 0] for x in window), is_known, 0.0)
+        terms = _outlook_terms(cut, tuple(x[:, :, :, 0] for x in window), _IS_KNOWN, 0.0)
         sums = np.empty((keys.size, 5, bands))
         sums[:, 0] = people.reshape(keys.size, bands, per_group).sum(axis=2)
         sums[:, 1:] = (np.stack(terms, axis=1) * counts_by[:, None]).sum(axis=(3, 4))
