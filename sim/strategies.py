@@ -970,7 +970,10 @@ class MarginalStrategy:
         terms = _outlook_terms(cut, tuple(x[:, :, :, 0] for x in window), _IS_KNOWN, 0.0)
         sums = np.empty((keys.size, 5, bands))
         sums[:, 0] = people.reshape(keys.size, bands, per_group).sum(axis=2)
-        sums[:, 1:] = (np.stack(terms, axis=1) * counts_by[:, None]).sum(axis=(3, 4))
+        weighted = np.empty((keys.size, 4, bands, needs, seen))
+        for i, term in enumerate(terms):
+            np.multiply(term, counts_by, out=weighted[:, i])
+        sums[:, 1:] = weighted.sum(axis=(3, 4))
         reoffences = reoffences.reshape(-1, bands)
         sums[:, 3] -= reoffences
         sums[:, 4] += _COUNT_DISPERSION * reoffences
@@ -1083,14 +1086,17 @@ class MarginalStrategy:
         else:
             n = np.arange(needs, dtype=float)[:, None]
             m = (caseload.month - keys // self.areas).astype(float)[:, None, None, None]
-        first = people[..., 1].astype(float)
-        at_risk_people = first + people[..., 0]
-        # as person by person: each person's product of covariates (reach in its own dtype), then summed
-        xtx_terms = [at_risk_people, at_risk_people * reach, at_risk_people * m, at_risk_people * n,
-                     at_risk_people * (reach * reach), at_risk_people * (reach * m), at_risk_people * (reach * n),
-                     at_risk_people * (m * m), at_risk_people * (m * n), at_risk_people * (n * n)]
-        xty_terms = [first, first * reach, first * m, first * n]
-        sums = np.stack(xtx_terms + xty_terms).reshape(14, keys.size, bands, -1).sum(axis=(1, 3))
+        # as person by person: each person's product of covariates (reach in its own dtype), then summed;
+        # the products written straight into one array, X'X's ten then X'y's four
+        terms = np.empty((14, *people.shape[:-1]))
+        first, at_risk_people = terms[10], terms[0]
+        first[...] = people[..., 1]
+        np.add(first, people[..., 0], out=at_risk_people)
+        for k, covariate in enumerate((reach, m, n, reach * reach, reach * m, reach * n, m * m, m * n, n * n), start=1):
+            np.multiply(at_risk_people, covariate, out=terms[k])
+        for k, covariate in enumerate((reach, m, n), start=11):
+            np.multiply(first, covariate, out=terms[k])
+        sums = terms.reshape(14, keys.size, bands, -1).sum(axis=(1, 3))
         xtx = np.empty((4, Beliefs._K, Beliefs._K))
         xtx[:, _ROWS, _COLS] = sums[:len(Beliefs._PAIRS)].T
         xtx[:, _COLS, _ROWS] = sums[:len(Beliefs._PAIRS)].T
@@ -1104,8 +1110,7 @@ class MarginalStrategy:
             xty += extra[1]
         # further reoffences: how many people by band (from the cells), and their reoffences
         again_people = counts[:, 1].reshape(keys.size, bands, -1).sum(axis=(0, 2)).astype(np.float64)
-        some = np.flatnonzero(seen.later)
-        some = some[again[some]]
+        some = np.flatnonzero(again & (seen.later != 0))
         events = np.bincount(caseload.observed_band[some].astype(np.intp),
                              weights=seen.later[some].astype(np.float64), minlength=4)
         return xtx, xty, np.stack([again_people, events])
