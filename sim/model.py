@@ -342,9 +342,11 @@ class PbRModel(Model):
             h = hazard if cut is None else hazard * cut
             new = u < h
             new &= ~before
-            # a first reoffence: nobody without one has any counted yet, so the count becomes 1
-            np.copyto(first, np.int16(month), where=new)
-            np.copyto(count, np.int16(1), where=new)
+            # a first reoffence (a few people a month): nobody without one has any counted yet,
+            # so the count becomes 1
+            first_now = np.flatnonzero(new)
+            first[first_now] = month
+            count[first_now] = 1
             idx = np.flatnonzero(before)
             if idx.size:
                 lam = frequency[idx] if cut is None else frequency[idx] * cut[idx]
