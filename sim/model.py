@@ -115,6 +115,10 @@ class PbRModel(Model):
         self.cohorts: list[Cohort] = []
         #: every cohort's area, referral month, people accepted and pot, by cohort index
         self.cohort_table = CohortTable(self.referral_months * scenario.areas)
+        #: engaged people each cohort's holder serves (refusals apart), by cohort, status (0: not
+        #: reoffended yet, 1: has) and true band; kept up to date as people first reoffend, so
+        #: primes served by rule have their effort counted by cohort rather than by person
+        self._engaged_status = np.zeros((self.referral_months * scenario.areas, 2, N_BANDS), dtype=np.int64)
         self._active: list[Cohort] = []
         self._settlements: list[partial[None]] = []
         #: people referred to each area, by referral month (index 0 unused)
@@ -187,6 +191,7 @@ class PbRModel(Model):
         self.month_start[month + 1] = self.store.size
         # engaged people referred this month by true band (the monthly record's denominators)
         self._engaged_by_band[month] = np.bincount(people["true_band"], weights=people["engaged"], minlength=4)
+        first_row = start
         for a, n in enumerate(counts):
             cohort = Cohort(self, a, month, start, start + int(n))
             if self.design.contract.referral_selection:
@@ -196,6 +201,11 @@ class PbRModel(Model):
             start += int(n)
             self.cohorts.append(cohort)
             self._active.append(cohort)
+        served = people["engaged"] & ~self.store.refused[first_row:self.store.size]
+        key = area.astype(np.intp) * N_BANDS + people["true_band"]
+        base = (month - 1) * areas
+        self._engaged_status[base:base + areas, 0] = np.bincount(
+            key[served], minlength=areas * N_BANDS).reshape(areas, N_BANDS)
         # at the end of the proving lag the commissioner measures and pays for the month's cohorts
         # (Mesa holds events weakly: the model keeps each month's settlement)
         settlement = partial(self.commissioner.settle, self.cohorts[-areas:])
@@ -230,16 +240,24 @@ class PbRModel(Model):
         by_rule = np.zeros(nobody + 1, dtype=bool)
         for prime in self.primes:
             by_rule[prime.index] = prime.serves_by_rule()
+        all_by_rule = bool(by_rule[:nobody].all())
         if by_rule.any():
-            hours, dose = self._serve_by_rule(lo, hi, holder, sizes, by_rule)
+            hours, dose, per_engaged = self._serve_by_rule(lo, hi, holder, sizes, by_rule)
             if selection:
                 hours[owner == nobody] = 0.0
                 dose[owner == nobody] = 0.0
-            # hours by cohort, then by the prime holding it
-            # (reduceat gives an empty cohort the row at its start: those are masked, and kept in range)
-            starts = np.minimum(np.concatenate(([0], np.cumsum(sizes)[:-1])), max(hours.size - 1, 0))
-            by_cohort = np.add.reduceat(hours, starts, dtype=np.float64) if hours.size else np.zeros(sizes.size)
-            cost_hours = np.bincount(holder, weights=np.where(sizes > 0, by_cohort, 0.0), minlength=nobody + 1)
+            if all_by_rule:
+                # everyone a prime serves by rule who engages gets the same hours: effort by prime,
+                # status and band is those hours times the engaged people counted by cohort (exact:
+                # sums of whole multiples of a float32, as the per-person sums are)
+                effort, engaged = self._effort_by_cohort(month, holder, per_engaged, nobody)
+                cost_hours = effort.sum(axis=(1, 2))
+            else:
+                # hours by cohort, then by the prime holding it
+                # (reduceat gives an empty cohort the row at its start: those are masked, and kept in range)
+                starts = np.minimum(np.concatenate(([0], np.cumsum(sizes)[:-1])), max(hours.size - 1, 0))
+                by_cohort = np.add.reduceat(hours, starts, dtype=np.float64) if hours.size else np.zeros(sizes.size)
+                cost_hours = np.bincount(holder, weights=np.where(sizes > 0, by_cohort, 0.0), minlength=nobody + 1)
         else:
             hours = np.zeros(hi - lo, dtype=np.float32)
             dose = np.zeros(hi - lo, dtype=np.float32)
@@ -258,12 +276,13 @@ class PbRModel(Model):
                 dose[rows - lo] = effective
         s.hours[lo:hi] += hours
         s.dose[lo:hi] += dose
-        # hours and engaged person-months by prime, status (0: not reoffended yet, 1: has) and true band
-        status_band = (s.first_month[lo:hi] >= 0).view(np.int8) * np.int8(N_BANDS) + s.true_band[lo:hi]
-        key = owner * (2 * N_BANDS) + status_band
-        size = (nobody + 1) * 2 * N_BANDS
-        effort = np.bincount(key, weights=hours, minlength=size).reshape(nobody + 1, 2, N_BANDS)
-        engaged = np.bincount(key, weights=s.engaged[lo:hi], minlength=size).reshape(nobody + 1, 2, N_BANDS)
+        if not all_by_rule:
+            # hours and engaged person-months by prime, status (0: not reoffended yet, 1: has) and true band
+            status_band = (s.first_month[lo:hi] >= 0).view(np.int8) * np.int8(N_BANDS) + s.true_band[lo:hi]
+            key = owner * (2 * N_BANDS) + status_band
+            size = (nobody + 1) * 2 * N_BANDS
+            effort = np.bincount(key, weights=hours, minlength=size).reshape(nobody + 1, 2, N_BANDS)
+            engaged = np.bincount(key, weights=s.engaged[lo:hi], minlength=size).reshape(nobody + 1, 2, N_BANDS)
         status_hours, status_months = effort.sum(axis=2), engaged.sum(axis=2)
         hours_by_prime = status_hours.sum(axis=1).tolist()
         for prime in self.primes:
@@ -291,14 +310,27 @@ class PbRModel(Model):
                     runs.setdefault(holder, []).append(cohort)
         return runs
 
+    def _effort_by_cohort(self, month: int, holder: np.ndarray, per_engaged: np.ndarray,
+                          nobody: int) -> tuple[np.ndarray, np.ndarray]:
+        """Hours and engaged people by prime, status and band, from the cohorts in service (all served by rule)."""
+        first, last = max(1, month - self.service_months + 1), min(month, self.referral_months)
+        effort = np.zeros((nobody + 1, 2, N_BANDS))
+        engaged = np.zeros((nobody + 1, 2, N_BANDS))
+        if last >= first:
+            counted = self._engaged_status[(first - 1) * self.areas.count:last * self.areas.count].astype(np.float64)
+            np.add.at(engaged, holder, counted)
+            np.add.at(effort, holder, per_engaged[holder].astype(np.float64)[:, None, None] * counted)
+        return effort, engaged
+
     def _serve_by_rule(self, lo: int, hi: int, holder: np.ndarray, sizes: np.ndarray,
-                       by_rule: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                       by_rule: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Hours and dose of the rows held by primes with a fixed rule (zero elsewhere), as each prime would give them.
 
         The rule of ``UniformStrategy.allocate``, the floor of ``Prime.deliver`` and the dose of
         ``InHouse.deliver``, with the same float32 results (hours are never negative, so
         multiplying by a 0/1 flag or taking the larger of the hours and a floor of 0 is the
-        choice they make), each prime's parameters repeated over its cohorts' rows.
+        choice they make), each prime's parameters repeated over its cohorts' rows. Also returns
+        the hours an engaged person gets, by prime index.
         """
         s = self.store
         rule = np.zeros(by_rule.size, dtype=np.float32)
@@ -310,12 +342,15 @@ class PbRModel(Model):
         engaged = s.engaged[lo:hi]
         hours = np.repeat(rule[holder], sizes) * engaged
         floor = self.design.contract.service.min_hours_per_month
+        per_engaged = rule
         if floor > 0:
             # the service floor tops up everyone who engages (over their needs, all types if none)
-            topped = np.repeat(np.where(by_rule, np.float32(floor), np.float32(0.0))[holder], sizes) * engaged
+            floor_by_prime = np.where(by_rule, np.float32(floor), np.float32(0.0))
+            topped = np.repeat(floor_by_prime[holder], sizes) * engaged
             hours = np.maximum(hours, topped)
+            per_engaged = np.maximum(rule, floor_by_prime)
         dose = hours * np.repeat(effectiveness[holder], sizes) * (s.n_needs[lo:hi] > 0)
-        return hours, dose
+        return hours, dose, per_engaged
 
     def draw_reoffending(self, month: int) -> None:
         """Draw this month's reoffences for everyone in their follow-up window.
@@ -347,11 +382,23 @@ class PbRModel(Model):
             first_now = np.flatnonzero(new)
             first[first_now] = month
             count[first_now] = 1
+            if cut is not None:
+                self._now_reoffended(lo + first_now)
             idx = np.flatnonzero(before)
             if idx.size:
                 lam = frequency[idx] if cut is None else frequency[idx] * cut[idx]
                 drawn, later = _poisson_ppf(u_later[idx], lam)
                 count[idx[drawn]] += later
+
+    def _now_reoffended(self, rows: np.ndarray) -> None:
+        """Move people who have just first reoffended to the 'has reoffended' status of their cohort's count."""
+        s = self.store
+        rows = rows[s.engaged[rows] & ~s.refused[rows]]
+        cohort = (s.referral_month[rows].astype(np.intp) - 1) * self.areas.count + s.area[rows]
+        cell = (cohort * 2) * N_BANDS + s.true_band[rows]
+        flat = self._engaged_status.reshape(-1)
+        np.subtract.at(flat, cell, 1)
+        np.add.at(flat, cell + N_BANDS, 1)
 
     def accrue_fees(self, month: int) -> None:
         """Accrue this month's block grant, referral and supervision fees for the cohorts in service.
