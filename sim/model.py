@@ -343,13 +343,18 @@ class PbRModel(Model):
         hours = np.repeat(rule[holder], sizes) * engaged
         floor = self.design.contract.service.min_hours_per_month
         per_engaged = rule
-        if floor > 0:
-            # the service floor tops up everyone who engages (over their needs, all types if none)
+        if floor > 0 and (rule[by_rule] < np.float32(floor)).any():
+            # the service floor tops up everyone who engages (over their needs, all types if none);
+            # where every rule gives at least the floor it changes nothing
             floor_by_prime = np.where(by_rule, np.float32(floor), np.float32(0.0))
             topped = np.repeat(floor_by_prime[holder], sizes) * engaged
             hours = np.maximum(hours, topped)
             per_engaged = np.maximum(rule, floor_by_prime)
-        dose = hours * np.repeat(effectiveness[holder], sizes) * (s.n_needs[lo:hi] > 0)
+        served = effectiveness[by_rule]
+        if (served == served[0]).all():  # one effectiveness for all: the same float32 product
+            dose = hours * served[0] * (s.n_needs[lo:hi] > 0)
+        else:
+            dose = hours * np.repeat(effectiveness[holder], sizes) * (s.n_needs[lo:hi] > 0)
         return hours, dose, per_engaged
 
     def draw_reoffending(self, month: int) -> None:
