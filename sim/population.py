@@ -146,7 +146,9 @@ def draw_offenders(
     # threshold can differ from the unfactored one in its last bit only, so a need drawn on
     # the same uniform differs with a chance of about 1e-16 a cell.
     per_person = np.exp(-_NEED_SLOPE * (base_risk - profile.base_rate))
-    chance = 1.0 / (1.0 + _NEED_ODDS_AGAINST[None, :] * per_person[:, None])
+    chance = _NEED_ODDS_AGAINST[None, :] * per_person[:, None]
+    chance += 1.0
+    np.divide(1.0, chance, out=chance)  # 1 / (1 + odds x per person), without temporaries
     needs = rng.random((n, len(SERVICE_TYPES))) < chance
     n_needs = needs.view(np.uint8) @ np.ones(len(SERVICE_TYPES), dtype=np.uint8)  # a quarter of sum(axis=1)'s time
     complexity = 20.0 * (1.0 + 0.35 * n_needs) * rng.lognormal(0.0, COMPLEXITY_SPREAD, n)
@@ -156,7 +158,8 @@ def draw_offenders(
     female = rng.random(n) < 0.15
     u_age = rng.random(n)
     young = 0.10 + 0.35 * base_risk
-    age_group = np.where(u_age < young, 0, np.where(u_age < young + 0.45, 1, 2)).astype(np.int8)
+    # 0 below young, 1 up to young + 0.45, 2 above: the number of those edges at or below u
+    age_group = (u_age >= young).view(np.int8) + (u_age >= young + 0.45).view(np.int8)
     return {
         "risk": risk.astype(np.float32),
         "hazard": (1.0 - (1.0 - risk) ** (1.0 / 12.0)).astype(np.float32),
