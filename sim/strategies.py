@@ -490,6 +490,15 @@ _TYPICAL_COMPLEXITY = believed_complexity(np.arange(8, dtype=np.int8))
 _IDLE_TARGET = _TYPICAL_COMPLEXITY * np.log(np.maximum(np.zeros(8), 1e-300))
 #: The last axis of a segment: known to have reoffended or not.
 _IS_KNOWN = np.array([False, True])
+#: By place within a cohort's segments ((band * 8 + needs) * 2 + engaged) * 2 + known: its band, its
+#: typical complexity, whether its people have needs and engage, and whether they are known to have reoffended.
+_WITHIN = np.arange(128)
+_WITHIN_BAND = _WITHIN >> 5
+_WITHIN_COMPLEXITY = _TYPICAL_COMPLEXITY[(_WITHIN >> 2) & 7]
+_WITHIN_WORKABLE = (((_WITHIN >> 2) & 7) > 0) & ((_WITHIN >> 1) & 1 == 1)
+_WITHIN_KNOWN = (_WITHIN & 1) == 1
+#: A segment's group (cohort * 4 + band) is its index shifted by this (8 needs x 2 x 2 per band).
+_GROUP_SHIFT = 5
 
 
 def _outlook_terms(cut: np.ndarray, window: tuple[np.ndarray, ...], known: np.ndarray,
@@ -519,6 +528,44 @@ def _outlook_terms(cut: np.ndarray, window: tuple[np.ndarray, ...], known: np.nd
                      + clean * treated_h * remaining * (1.0 + later_rate * remaining / 2.0))
     count = np.where(known, counts + later, unknown_count)
     return fewer_r, var_r, cf_count - count, _COUNT_DISPERSION * count
+
+
+def _outlook_terms_each(cut: np.ndarray, group: np.ndarray, tables: list[np.ndarray], known: np.ndarray,
+                        counts: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+    """:func:`_outlook_terms` person by person, the window's arrays taken from tables by group.
+
+    The same operations on the same numbers, in place where a temporary would do; ``counts``
+    are everyone's known reoffences, of which ``rows`` are these people's.
+    """
+    h, lam, remaining, clean, cf_rate, cf_count, unseen_later = (t.take(group) for t in tables)
+    spared = np.subtract(1.0, cut, out=cut)
+    treated_h = np.multiply(h, spared, out=h)
+    p_reoffender = treated_h * remaining
+    np.negative(p_reoffender, out=p_reoffender)
+    np.exp(p_reoffender, out=p_reoffender)
+    p_reoffender *= clean
+    np.subtract(1.0, p_reoffender, out=p_reoffender)
+    any_known = bool(known.any())
+    if any_known:
+        p_reoffender[known] = 1.0
+    fewer_r = np.subtract(cf_rate, p_reoffender, out=cf_rate)
+    var_r = np.subtract(1.0, p_reoffender)
+    var_r *= p_reoffender
+    later_rate = np.multiply(lam, spared, out=lam)
+    later = later_rate * remaining
+    # (1 - clean) (unseen_later + later) + clean h' r (1 + λ' r / 2)
+    unknown_count = np.add(unseen_later, later, out=unseen_later)
+    unknown_count *= np.subtract(1.0, clean, out=spared)
+    tail = np.multiply(later_rate, remaining, out=later_rate)
+    tail /= 2.0
+    tail += 1.0
+    first = np.multiply(clean, treated_h, out=clean)
+    first *= remaining
+    first *= tail
+    count = np.add(unknown_count, first, out=unknown_count)
+    if any_known:
+        count[known] = counts[rows[known]].astype(float) + later[known]
+    return [fewer_r, var_r, np.subtract(cf_count, count, out=cf_count), np.multiply(_COUNT_DISPERSION, count, out=tail)]
 
 
 def _cohorts(cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -911,16 +958,26 @@ class MarginalStrategy:
         own = dose != each_dose[segment]
         own = np.flatnonzero(own) if own.any() else np.zeros(0, dtype=np.intp)
         top = self.spec.max_hours_per_month
-        hours = np.clip(target - each_dose, 0.0, top).astype(np.float32)[segment]
-        if own.size:
-            hours[own] = np.clip(target[segment[own]] - dose[own], 0.0, top)
+        if 4 * own.size > n:
+            # many doses differ from their segment's (sub-primes of different effectiveness by service
+            # type): everyone's target gathered, less their own dose (the same numbers either way)
+            each_target = target.take(segment)
+            hours = np.clip(each_target - dose, 0.0, top).astype(np.float32)
+            planned_own = np.maximum(dose[own], each_target[own])
+        else:
+            hours = np.clip(target - each_dose, 0.0, top).astype(np.float32)[segment]
+            planned_own = None
+            if own.size:
+                hours[own] = np.clip(target[segment[own]] - dose[own], 0.0, top)
         if paid:
             cf_rate, cf_count = self.beliefs._kept("credited", self._credited)[:, None, :, None, None, None]
             window = (hazard, later, remaining, unseen_clean, cf_rate, cf_count, 1.0 + later * unseen / 2.0)
             counts = (caseload.reoffences_known if caseload.reoffences_known is not None
                       else known)
             mean_effect = np.minimum(b.effect, _MAX_EFFECT)
-            planned = np.maximum(each_dose, target), np.maximum(dose[own], target[segment[own]])
+            if planned_own is None:
+                planned_own = np.maximum(dose[own], target[segment[own]])
+            planned = np.maximum(each_dose, target), planned_own
             self._outlook_by_segment(caseload, keys, segment, people, counted, planned, own, window, counts,
                                      mean_effect)
         return hours
@@ -953,8 +1010,14 @@ class MarginalStrategy:
         reoffences = np.bincount(segment[rows] // per_group, weights=weights, minlength=groups)
         per_segment = people
         if own.size:
-            w_own = np.ones(own.size) if counted is None else counted[own].astype(float)
-            per_segment = people - np.bincount(segment[own], weights=w_own, minlength=people.size)
+            seg = segment[own]
+            if counted is None:  # whole numbers either way
+                per_segment = people - np.bincount(seg, minlength=people.size)
+            else:
+                counted_own = counted[own]
+                per_segment = people - np.bincount(seg, weights=counted_own.astype(float), minlength=people.size)
+                if not counted_own.all():  # those not counted would add x * 0: they are left out
+                    own, seg, planned_own = own[counted_own], seg[counted_own], planned_own[counted_own]
         # everyone else has their segment's belief, with no reoffence known so far
         # people with needs who engage: their segment's planned dose cuts their hazard; anyone
         # else's is not cut, so their part depends on cohort, band and known only (one value each)
@@ -978,16 +1041,21 @@ class MarginalStrategy:
         sums[:, 3] -= reoffences
         sums[:, 4] += _COUNT_DISPERSION * reoffences
         if own.size:
-            seg = segment[own]
-            group = seg // per_group
-            band, n_needs = group % bands, (seg // (engaged * seen)) % needs
-            workable_p = (n_needs > 0) & ((seg // seen) % engaged == 1)
-            reach = 1.0 - np.exp(-planned_own / _TYPICAL_COMPLEXITY[n_needs])
-            cut_p = np.where(workable_p, mean_effect[band] * reach, 0.0)
-            window_p = tuple(np.broadcast_to(x, (keys.size, bands, 1, 1, 1)).reshape(groups)[group] for x in window)
-            terms = _outlook_terms(cut_p, window_p, known[own], counts[own].astype(float))
-            for i, x in enumerate(terms, start=1):
-                sums[:, i] += np.bincount(group, weights=x * w_own, minlength=groups).reshape(-1, bands)
+            # person by person, from tables: by group (cohort, band) and by place within the cohort
+            group = seg >> _GROUP_SHIFT
+            within = seg & (per_group * bands - 1)
+            # a cut only for people with needs who engage (0 x reach is the 0 of the rest)
+            coefficient = np.where(_WITHIN_WORKABLE, mean_effect[_WITHIN_BAND], 0.0)
+            reach = planned_own / _WITHIN_COMPLEXITY.take(within)
+            np.negative(reach, out=reach)
+            np.exp(reach, out=reach)
+            np.subtract(1.0, reach, out=reach)
+            cut_p = coefficient.take(within)
+            cut_p *= reach
+            tables = [np.broadcast_to(x, (keys.size, bands, 1, 1, 1)).reshape(groups) for x in window]
+            terms = _outlook_terms_each(cut_p, group, tables, _WITHIN_KNOWN.take(within), counts, own)
+            for i, x in enumerate(terms, start=1):  # each counted (a weight of 1)
+                sums[:, i] += np.bincount(group, weights=x, minlength=groups).reshape(-1, bands)
         self._store_outlook(keys, caseload.month, sums)
 
     def screen(self, referrals: Referrals, cost_per_hour: float, retained_share: float = 1.0) -> np.ndarray:
@@ -1069,10 +1137,13 @@ class MarginalStrategy:
         people = counts[:, 2:]  # at risk, by first or not
         dose = seen.dose[rep]
         own = at_risk & (seen.dose != dose[segment])  # usually nobody
+        apart = None  # the people at risk taken person by person, by segment and first or not
         if own.any():
             own = np.flatnonzero(own)
-            people = people.copy()
-            np.subtract.at(people, (segment[own], seen.first[own].astype(np.intp)), 1)
+            cell_own = segment[own] * 2
+            cell_own += seen.first[own]
+            apart = np.bincount(cell_own, minlength=size * 2).reshape(size, 2)
+            people = people - apart
         else:
             own = None
         # each segment's covariates (people at risk engage): months since referral, number of needs, reach
@@ -1102,18 +1173,56 @@ class MarginalStrategy:
         xtx[:, _COLS, _ROWS] = sums[:len(Beliefs._PAIRS)].T
         xty = sums[len(Beliefs._PAIRS):].T.copy()
         if own is not None:
-            extra = Beliefs._evidence_of(
-                caseload.observed_band[own], 1.0 - np.exp(-seen.dose[own] / _TYPICAL_COMPLEXITY[
-                    caseload.need_count()[own]]), seen.first[own], caseload.months_in_service[own],
-                caseload.need_count()[own], caseload.observed_band[:0], before[:0], seen.later[:0])
-            xtx += extra[0]
-            xty += extra[1]
+            self._evidence_apart(seen, keys, own, apart, xtx, xty)
         # further reoffences: how many people by band (from the cells), and their reoffences
         again_people = counts[:, 1].reshape(keys.size, bands, -1).sum(axis=(0, 2)).astype(np.float64)
         some = np.flatnonzero(again & (seen.later != 0))
         events = np.bincount(caseload.observed_band[some].astype(np.intp),
                              weights=seen.later[some].astype(np.float64), minlength=4)
         return xtx, xty, np.stack([again_people, events])
+
+    def _evidence_apart(self, seen: Observation, keys: np.ndarray, own: np.ndarray, apart: np.ndarray,
+                        xtx: np.ndarray, xty: np.ndarray) -> None:
+        """Add to X'X and X'y the people at risk ``own`` whose dose is not their segment's.
+
+        The sums of whole numbers (1, months, needs, first) are exact in any order, so they
+        are counted by segment (``apart``: these people by segment and first or not); the
+        sums with reach person by person, as :meth:`Beliefs._evidence_of` adds them.
+        """
+        caseload = seen.caseload
+        bands, needs, engaged, seen_ = self._SEGMENT
+        shape = (keys.size, bands, needs, engaged, seen_, 2)
+        people = apart.reshape(shape).astype(np.float64)
+        first = people[..., 1]
+        at_risk = first + people[..., 0]
+        m = (caseload.month - keys // self.areas).astype(float)[:, None, None, None, None]
+        n = np.arange(needs, dtype=float)[:, None, None]
+        whole = (at_risk, at_risk * m, at_risk * n, at_risk * (m * m), at_risk * (m * n), at_risk * (n * n),
+                 first, first * m, first * n)
+        sums = np.stack([x.sum(axis=(2, 3, 4)).sum(axis=0) for x in whole])  # (9, bands): whole numbers
+        for k, (i, j) in zip((0, 1, 2, 3, 4, 5), ((0, 0), (0, 2), (0, 3), (2, 2), (2, 3), (3, 3)), strict=True):
+            xtx[:, i, j] += sums[k]
+            if i != j:
+                xtx[:, j, i] += sums[k]
+        xty[:, 0] += sums[6]
+        xty[:, 2] += sums[7]
+        xty[:, 3] += sums[8]
+        # with reach: person by person, by band (as Beliefs._evidence_of: reach in its own dtype)
+        band = caseload.observed_band[own].astype(np.intp)
+        n_needs = caseload.need_count()[own]
+        reach = 1.0 - np.exp(-seen.dose[own] / _TYPICAL_COMPLEXITY[n_needs])
+        months = caseload.months_in_service[own].astype(np.float64)
+
+        def total(weights: np.ndarray) -> np.ndarray:
+            return np.bincount(band, weights=weights, minlength=4)
+
+        for (i, j), products in (((0, 1), reach.astype(np.float64)), ((1, 1), reach * reach),
+                                 ((1, 2), reach * months), ((1, 3), reach * n_needs.astype(np.float64))):
+            s = total(products)
+            xtx[:, i, j] += s
+            if i != j:
+                xtx[:, j, i] += s
+        xty[:, 1] += total(reach * seen.first[own].astype(np.float64))
 
     def reprice(self, contract: ContractSpec, block_grant_per_referral: float) -> None:
         """Weigh outcomes at the new terms (beliefs are kept)."""
