@@ -497,8 +497,10 @@ _WITHIN_BAND = _WITHIN >> 5
 _WITHIN_COMPLEXITY = _TYPICAL_COMPLEXITY[(_WITHIN >> 2) & 7]
 _WITHIN_WORKABLE = (((_WITHIN >> 2) & 7) > 0) & ((_WITHIN >> 1) & 1 == 1)
 _WITHIN_KNOWN = (_WITHIN & 1) == 1
-#: A segment's group (cohort * 4 + band) is its index shifted by this (8 needs x 2 x 2 per band).
-_GROUP_SHIFT = 5
+_WITHIN_NEEDS = ((_WITHIN >> 2) & 7).astype(np.float64)
+#: A segment's group (cohort * 4 + band) is its index shifted by this (8 needs x 2 x 2 per band),
+#: and its cohort's place among the caseload's cohorts by this (128 segments a cohort).
+_GROUP_SHIFT, _COHORT_SHIFT = 5, 7
 
 
 def _outlook_terms(cut: np.ndarray, window: tuple[np.ndarray, ...], known: np.ndarray,
@@ -1140,7 +1142,8 @@ class MarginalStrategy:
         apart = None  # the people at risk taken person by person, by segment and first or not
         if own.any():
             own = np.flatnonzero(own)
-            cell_own = segment[own] * 2
+            seg_own = segment[own]
+            cell_own = seg_own * 2
             cell_own += seen.first[own]
             apart = np.bincount(cell_own, minlength=size * 2).reshape(size, 2)
             people = people - apart
@@ -1173,7 +1176,7 @@ class MarginalStrategy:
         xtx[:, _COLS, _ROWS] = sums[:len(Beliefs._PAIRS)].T
         xty = sums[len(Beliefs._PAIRS):].T.copy()
         if own is not None:
-            self._evidence_apart(seen, keys, own, apart, xtx, xty)
+            self._evidence_apart(seen, keys, own, seg_own, apart, xtx, xty)
         # further reoffences: how many people by band (from the cells), and their reoffences
         again_people = counts[:, 1].reshape(keys.size, bands, -1).sum(axis=(0, 2)).astype(np.float64)
         some = np.flatnonzero(again & (seen.later != 0))
@@ -1181,9 +1184,9 @@ class MarginalStrategy:
                              weights=seen.later[some].astype(np.float64), minlength=4)
         return xtx, xty, np.stack([again_people, events])
 
-    def _evidence_apart(self, seen: Observation, keys: np.ndarray, own: np.ndarray, apart: np.ndarray,
-                        xtx: np.ndarray, xty: np.ndarray) -> None:
-        """Add to X'X and X'y the people at risk ``own`` whose dose is not their segment's.
+    def _evidence_apart(self, seen: Observation, keys: np.ndarray, own: np.ndarray, segment: np.ndarray,
+                        apart: np.ndarray, xtx: np.ndarray, xty: np.ndarray) -> None:
+        """Add to X'X and X'y the people at risk ``own`` (of segments ``segment``) whose dose is not their segment's.
 
         The sums of whole numbers (1, months, needs, first) are exact in any order, so they
         are counted by segment (``apart``: these people by segment and first or not); the
@@ -1191,33 +1194,36 @@ class MarginalStrategy:
         """
         caseload = seen.caseload
         bands, needs, engaged, seen_ = self._SEGMENT
-        shape = (keys.size, bands, needs, engaged, seen_, 2)
-        people = apart.reshape(shape).astype(np.float64)
-        first = people[..., 1]
-        at_risk = first + people[..., 0]
-        m = (caseload.month - keys // self.areas).astype(float)[:, None, None, None, None]
-        n = np.arange(needs, dtype=float)[:, None, None]
-        whole = (at_risk, at_risk * m, at_risk * n, at_risk * (m * m), at_risk * (m * n), at_risk * (n * n),
-                 first, first * m, first * n)
-        sums = np.stack([x.sum(axis=(2, 3, 4)).sum(axis=0) for x in whole])  # (9, bands): whole numbers
-        for k, (i, j) in zip((0, 1, 2, 3, 4, 5), ((0, 0), (0, 2), (0, 3), (2, 2), (2, 3), (3, 3)), strict=True):
-            xtx[:, i, j] += sums[k]
+        # by cohort, band and number of needs: people at risk and first reoffences
+        people = apart.reshape(keys.size, bands, needs, engaged * seen_, 2).sum(axis=3).astype(np.float64)
+        at_risk = people.sum(axis=3)
+        m = (caseload.month - keys // self.areas).astype(float)
+        n = np.arange(needs, dtype=float)
+        m_powers, n_powers = np.stack([np.ones_like(m), m, m * m]), np.stack([np.ones_like(n), n, n * n])
+        whole = np.einsum("kbn,ak,cn->bac", at_risk, m_powers, n_powers)  # whole numbers: exact in any order
+        firsts = np.einsum("kbn,ak,cn->bac", people[..., 1], m_powers[:2], n_powers[:2])
+        for (i, j), (a, c) in (((0, 0), (0, 0)), ((0, 2), (1, 0)), ((0, 3), (0, 1)), ((2, 2), (2, 0)),
+                               ((2, 3), (1, 1)), ((3, 3), (0, 2))):
+            xtx[:, i, j] += whole[:, a, c]
             if i != j:
-                xtx[:, j, i] += sums[k]
-        xty[:, 0] += sums[6]
-        xty[:, 2] += sums[7]
-        xty[:, 3] += sums[8]
+                xtx[:, j, i] += whole[:, a, c]
+        xty[:, 0] += firsts[:, 0, 0]
+        xty[:, 2] += firsts[:, 1, 0]
+        xty[:, 3] += firsts[:, 0, 1]
         # with reach: person by person, by band (as Beliefs._evidence_of: reach in its own dtype)
-        band = caseload.observed_band[own].astype(np.intp)
-        n_needs = caseload.need_count()[own]
-        reach = 1.0 - np.exp(-seen.dose[own] / _TYPICAL_COMPLEXITY[n_needs])
-        months = caseload.months_in_service[own].astype(np.float64)
+        within = segment & (needs * engaged * seen_ * bands - 1)
+        band = _WITHIN_BAND.take(within)
+        reach = seen.dose[own] / _WITHIN_COMPLEXITY.take(within)
+        np.negative(reach, out=reach)
+        np.exp(reach, out=reach)
+        np.subtract(np.float32(1.0), reach, out=reach)
+        months = m.take(segment >> _COHORT_SHIFT)
 
         def total(weights: np.ndarray) -> np.ndarray:
             return np.bincount(band, weights=weights, minlength=4)
 
         for (i, j), products in (((0, 1), reach.astype(np.float64)), ((1, 1), reach * reach),
-                                 ((1, 2), reach * months), ((1, 3), reach * n_needs.astype(np.float64))):
+                                 ((1, 2), reach * months), ((1, 3), reach * _WITHIN_NEEDS.take(within))):
             s = total(products)
             xtx[:, i, j] += s
             if i != j:
