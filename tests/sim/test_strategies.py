@@ -236,3 +236,44 @@ def test_no_strategy_dispatch_outside_make_strategy():
             if lines:
                 found[str(path.relative_to(ROOT))] = lines
     assert found == {}
+
+
+def test_segments_with_doses_of_their_own_value_and_learn_as_person_by_person():
+    """Doses that differ inside a segment (a sub-prime market): hours, outlook and evidence as person by person."""
+    import copy
+
+    strategy, design = strategy_for("binary_pbr", "profit_seeking")
+    rng = np.random.default_rng(11)
+    n, month, areas = 4000, 9, strategy.areas
+    referral = rng.integers(month - 4, month + 1, n)
+    order = np.argsort(referral, kind="stable")  # whole cohorts, in the order they were referred
+    referral = referral[order]
+    known = rng.random(n) < 0.2
+    people = Caseload(
+        rows=np.arange(n), month=month, months_in_service=(month - referral).astype(np.int16),
+        observed_band=rng.integers(0, 4, n).astype(np.int8), n_needs=rng.integers(0, 8, n).astype(np.int8),
+        engaged=rng.random(n) < 0.8, reoffended=known,
+        dose=rng.choice(np.array([0.0, 2.5, 6.0, 40.0], dtype=np.float32), n),
+        reoffences_known=np.where(known, rng.integers(1, 4, n), 0),
+        cohort=referral.astype(np.int64) * areas, counted=rng.random(n) < 0.9,
+    )
+    by_person = copy.deepcopy(strategy)
+    hours = strategy.allocate(people, 30.0)
+    sampled = by_person.beliefs.sample_effect(by_person.rng)
+    expected = by_person._allocate_by_person(people, 30.0, 1.0, sampled)
+    assert (people.dose != people.dose[0]).sum() > n // 2
+    np.testing.assert_allclose(hours, expected, rtol=1e-6, atol=1e-5)
+    assert strategy._outlook.keys() == by_person._outlook.keys()
+    for key, sums in strategy._outlook.items():
+        np.testing.assert_allclose(sums, by_person._outlook[key], rtol=1e-9, atol=1e-9)
+    # what they did: a dose of each person's own (effectiveness by service type), some first reoffences
+    seen = Observation(
+        caseload=people, served=hours > 0,
+        dose=people.dose + hours * rng.choice(np.array([0.7, 1.0, 1.3], dtype=np.float32), n),
+        first=~known & (rng.random(n) < 0.1), later=np.where(known, rng.integers(0, 3, n), 0),
+        in_window=rng.random(n) < 0.95, reoffended_before=known,
+    )
+    strategy.observe(seen)
+    by_person.observe(seen)
+    for ours, theirs in zip(strategy._pending[-1][1], by_person._pending[-1][1], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
