@@ -950,7 +950,8 @@ class MarginalStrategy:
             target[:, :, 1:, 1:] = _TYPICAL_COMPLEXITY[1:, None, None] * np.log(np.maximum(ratio, 1e-300))
         target = target.ravel()  # flat: one target per segment
         # people of one segment have had the same service, so the same dose: each segment's is taken
-        # from one of its people, and anyone whose differs is taken person by person (usually nobody)
+        # from one of its people, and anyone whose differs is taken person by person (nobody in-house;
+        # most people where sub-primes of different effectiveness by service type deliver)
         dose = caseload.dose
         rep = np.zeros(size, dtype=np.intp)  # one person of each segment (the last), 0 for an empty one
         rep[segment] = self._positions(n)
@@ -1138,7 +1139,7 @@ class MarginalStrategy:
         counts = np.bincount(cell, minlength=size * 4).reshape(size, 4)
         people = counts[:, 2:]  # at risk, by first or not
         dose = seen.dose[rep]
-        own = at_risk & (seen.dose != dose[segment])  # usually nobody
+        own = at_risk & (seen.dose != dose[segment])  # nobody in-house; most people under a market
         apart = None  # the people at risk taken person by person, by segment and first or not
         if own.any():
             own = np.flatnonzero(own)
