@@ -277,12 +277,13 @@ class PbRModel(Model):
         s.hours[lo:hi] += hours
         s.dose[lo:hi] += dose
         if not all_by_rule:
-            # hours and engaged person-months by prime, status (0: not reoffended yet, 1: has) and true band
+            # hours by prime, status (0: not reoffended yet, 1: has) and true band, person by person;
+            # engaged people from the counts kept by cohort (the same whole numbers)
             status_band = (s.first_month[lo:hi] >= 0).view(np.int8) * np.int8(N_BANDS) + s.true_band[lo:hi]
             key = owner * (2 * N_BANDS) + status_band
             size = (nobody + 1) * 2 * N_BANDS
             effort = np.bincount(key, weights=hours, minlength=size).reshape(nobody + 1, 2, N_BANDS)
-            engaged = np.bincount(key, weights=s.engaged[lo:hi], minlength=size).reshape(nobody + 1, 2, N_BANDS)
+            _, engaged = self._effort_by_cohort(month, holder, np.zeros(nobody + 1, dtype=np.float32), nobody)
         status_hours, status_months = effort.sum(axis=2), engaged.sum(axis=2)
         hours_by_prime = status_hours.sum(axis=1).tolist()
         for prime in self.primes:
