@@ -49,6 +49,7 @@ class Prime(mesa.Agent):
         self.index = index
         self.strategy = make_strategy(spec, model.design, model.rng)
         self._seen: tuple[np.ndarray, ...] | None = None
+        self._truth: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int16), np.zeros(0, dtype=bool))
         self.cash = float(spec.capital)
         self.min_cash = self.cash
         self.hours_total = 0.0
@@ -114,6 +115,9 @@ class Prime(mesa.Agent):
             return Caseload(rows=rows, month=month, n_needs=take(store.n_needs), engaged=engaged)
         lag = model.design.contract.measure.proving_lag_months
         first = take(store.first_month)
+        reoffences = take(store.reoffences)
+        # the truth so far, kept for learning at the month's end (Prime.learn)
+        self._truth = (reoffences, first >= 0)
         # a reoffence in month m is proven, and known to the prime, from month m + lag + 1
         known = (first >= 0) & (first <= month - 1 - lag)
         counted = ~take(store.refused)
@@ -146,7 +150,7 @@ class Prime(mesa.Agent):
             engaged=engaged,
             reoffended=known,
             dose=take(store.dose),
-            reoffences_known=np.where(known, take(store.reoffences), 0),
+            reoffences_known=np.where(known, reoffences, 0),
             cohort=cohort,
             counted=counted,
             signal=signal,
@@ -193,7 +197,6 @@ class Prime(mesa.Agent):
         Returns each person's hours and dose (in the order of ``runs.rows``); the model adds them
         to the store and counts effort for every prime at once (``PbRModel.deliver``).
         """
-        store = self.model.store
         floor = self.model.design.contract.service.min_hours_per_month
         total = dose = _NO_HOURS
         rows = runs.rows
@@ -205,8 +208,8 @@ class Prime(mesa.Agent):
                 total = np.where(caseload.engaged, np.maximum(total, np.float32(floor)), total)
             dose = self.supply.deliver(month, rows, total, caseload.n_needs)
             if self.strategy.learns:
-                # the truth of who has reoffended, for learning once proven
-                self._seen = (runs, caseload, total > 0, runs.take(store.reoffences), runs.take(store.first_month) >= 0)
+                # the truth of who has reoffended (read with the caseload), for learning once proven
+                self._seen = (runs, caseload, total > 0, *self._truth)
         self._pay_overhead(month)
         return total, dose
 
