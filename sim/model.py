@@ -222,11 +222,12 @@ class PbRModel(Model):
         The rows in service are one slice of the store (referred in the last ``service_months``
         months), and each cohort in it is a run of rows held by its area's holder. Primes whose
         strategy gives every engaged person a fixed number of hours (``fixed_hours``) and who
-        deliver in-house are served together, with their hours and effectiveness gathered by
-        each row's holder: the same rule, in one pass however many primes there are. Any other
+        deliver in-house are served together, with their hours and effectiveness repeated over
+        their cohorts' rows: the same rule, in one pass however many primes there are. Any other
         prime decides for its own caseload (the runs of its cohorts, in store order). Hours and
-        dose are then added to the slice, and effort is counted for every prime, by band and
-        whether the person has reoffended, in one more pass.
+        dose are then added to the slice. Effort is counted for every prime, by band and whether
+        the person has reoffended: engaged people from counts kept by cohort, hours from them too
+        when every prime is served by rule, otherwise person by person in one more pass.
         """
         s = self.store
         lo, hi = self._window_start(month, self.service_months), s.size
@@ -261,7 +262,7 @@ class PbRModel(Model):
         else:
             hours = np.zeros(hi - lo, dtype=np.float32)
             dose = np.zeros(hi - lo, dtype=np.float32)
-        runs = self._runs_of(month, by_rule) if not by_rule[:nobody].all() else {}
+        runs = self._runs_of(month, by_rule) if not all_by_rule else {}
         for prime in self.primes:
             if by_rule[prime.index]:
                 prime.pay_for_rule(month, float(cost_hours[prime.index]))
