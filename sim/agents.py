@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
-from pbrsim.sim.bases import PaymentBasis, basis_of, whole
+from pbrsim.sim.bases import PaymentBasis, basis_of
 from pbrsim.sim.counterfactual import N_BANDS, CohortView
 from pbrsim.sim.delivery import InHouse, SupplyChain
 from pbrsim.sim.ledger import Kind, Party
@@ -242,12 +242,12 @@ class CohortTable:
     """Every cohort's area, referral month, people accepted and pot, as arrays by cohort index.
 
     The monthly fees of all cohorts in service are priced and withheld into their pots at once
-    (``Commissioner.accrue_fees``); a ``Cohort`` reads and writes its own row.
+    (``Commissioner.accrue_fees``); a ``Cohort`` reads and writes its own row. ``capacity`` is
+    every cohort a run makes: one per area in each referral month.
     """
 
     def __init__(self, capacity: int) -> None:
         self.size = 0
-        capacity = max(capacity, 16)
         self.area = np.zeros(capacity, dtype=np.int32)
         self.month = np.zeros(capacity, dtype=np.int32)
         self.accepted = np.zeros(capacity, dtype=np.int64)
@@ -255,10 +255,6 @@ class CohortTable:
 
     def add(self, area: int, month: int, accepted: int) -> int:
         """Add a cohort; returns its index."""
-        if self.size == self.area.shape[0]:
-            for name in ("area", "month", "accepted", "pot"):
-                column = getattr(self, name)
-                setattr(self, name, np.concatenate([column, np.zeros_like(column)]))
         index = self.size
         self.area[index], self.month[index], self.accepted[index] = area, month, accepted
         self.size += 1
@@ -467,15 +463,15 @@ class Commissioner(mesa.Agent):
 
         n_all, reoffenders_all, reoffences_all = by_band(), by_band(reoffended.astype(float)), by_band(reoffences)
         u_reoffenders_all, u_reoffences_all = by_band(u_reoffended.astype(float)), by_band(u_reoffences)
-        # each cohort's whole-cohort counts, summed over its groups as numpy sums four values
-        totals = np.stack([n_all, reoffenders_all, reoffences_all, u_reoffenders_all, u_reoffences_all]).sum(axis=2)
         cf_reoffenders_all, cf_reoffences_all = model.counterfactual.expected(CohortView(
             key=key, score=score, n=n_all, untreated_reoffenders=u_reoffenders_all,
             untreated_reoffences=u_reoffences_all, drift=model.drift_at(cohorts[0].month),
             months_since_start=cohorts[0].month - 1,
         ))
-        outcomes = MeasuredOutcome(n_all, reoffenders_all, reoffences_all, cf_reoffenders_all, cf_reoffences_all,
-                                   pot=np.array([c.pot for c in cohorts]))
+        # each cohort's whole-cohort counts, summed over its groups as numpy sums four values
+        totals = np.stack([n_all, reoffenders_all, reoffences_all, cf_reoffenders_all, cf_reoffences_all,
+                           u_reoffenders_all, u_reoffences_all]).sum(axis=2)
+        pots = np.array([c.pot for c in cohorts])
         # what each component pays each cohort (before the contract-wide cap) and would pay for its
         # true impact alone, for the cohorts on the same terms at once
         due: list[list[float]] = [[] for _ in cohorts]
@@ -487,7 +483,7 @@ class Commissioner(mesa.Agent):
             chosen = np.array(members)
             some = MeasuredOutcome(*(x[chosen] for x in (n_all, reoffenders_all, reoffences_all,
                                                          cf_reoffenders_all, cf_reoffences_all)),
-                                   pot=outcomes.pot[chosen])
+                                   pot=pots[chosen])
             for component in self.terms(cohorts[members[0]].area).outcomes:
                 basis, _ = self._basis(component)
                 pays = basis.pay_many(some).tolist()
@@ -506,7 +502,8 @@ class Commissioner(mesa.Agent):
 
         ``due`` is what each outcome component earns before the contract-wide cap, ``deserved``
         what it would pay for the cohort's true impact alone; ``totals`` are its counted people,
-        reoffenders, reoffences, untreated reoffenders and untreated reoffences.
+        reoffenders, reoffences, the counterfactual's reoffenders and reoffences, and untreated
+        reoffenders and reoffences.
         """
         model = self.model
         prime = model.areas.holder(cohort.area)
@@ -526,13 +523,14 @@ class Commissioner(mesa.Agent):
             deadweight += max(paid - deserved[i], 0.0)
             result[f"outcome_payment_{i}"] = paid
         self.pot_forfeited += max(cohort.pot - pot_paid, 0.0)
-        counted, reoffenders, reoffences, untreated_reoffenders, untreated_reoffences = totals
+        counted, reoffenders, reoffences, cf_reoffenders, cf_reoffences, untreated_reoffenders, \
+            untreated_reoffences = totals
         result.update(
             counted=counted,
             reoffenders=reoffenders,
             reoffences=reoffences,
-            cf_reoffenders=whole(outcome.cf_reoffenders),
-            cf_reoffences=whole(outcome.cf_reoffences),
+            cf_reoffenders=cf_reoffenders,
+            cf_reoffences=cf_reoffences,
             untreated_reoffenders=untreated_reoffenders,
             untreated_reoffences=untreated_reoffences,
             outcome_paid=paid_total,

@@ -17,23 +17,7 @@ from pbrsim.sim.ledger import Kind, Party
 if TYPE_CHECKING:
     from pbrsim.sim.agents import Cohort, Prime
 
-__all__ = ["InHouse", "SupplyChain", "spread_hours"]
-
-
-def spread_hours(needs: np.ndarray, n_needs: np.ndarray, hours: np.ndarray) -> np.ndarray:
-    """Each person's hours split evenly over their assessed needs (all types if none): (people, types).
-
-    No delivery builds this matrix any more: in-house delivery works on one number per person,
-    and a chain that buys hours type by type (sim/subcontracting.py) on each person's hours per
-    type and need code. It is the reference its tests hold those to.
-    """
-    n = n_needs.astype(np.float32)
-    per_need = np.where(n > 0, hours / np.maximum(n, 1.0), 0.0).astype(np.float32)
-    matrix = needs * per_need[:, None]
-    none = n == 0
-    if none.any():
-        matrix[none] = (hours[none] / needs.shape[1])[:, None]
-    return matrix
+__all__ = ["InHouse", "SupplyChain"]
 
 
 class SupplyChain(Protocol):

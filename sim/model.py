@@ -251,7 +251,7 @@ class PbRModel(Model):
                 # everyone a prime serves by rule who engages gets the same hours: effort by prime,
                 # status and band is those hours times the engaged people counted by cohort (exact:
                 # sums of whole multiples of a float32, as the per-person sums are)
-                effort, engaged = self._effort_by_cohort(month, holder, per_engaged, nobody)
+                engaged, effort = self._engaged_by_cohort(month, holder, nobody, per_engaged)
                 cost_hours = effort.sum(axis=(1, 2))
             else:
                 # hours by cohort, then by the prime holding it
@@ -284,7 +284,7 @@ class PbRModel(Model):
             key = owner * (2 * N_BANDS) + status_band
             size = (nobody + 1) * 2 * N_BANDS
             effort = np.bincount(key, weights=hours, minlength=size).reshape(nobody + 1, 2, N_BANDS)
-            _, engaged = self._effort_by_cohort(month, holder, np.zeros(nobody + 1, dtype=np.float32), nobody)
+            engaged, _ = self._engaged_by_cohort(month, holder, nobody)
         status_hours, status_months = effort.sum(axis=2), engaged.sum(axis=2)
         hours_by_prime = status_hours.sum(axis=1).tolist()
         for prime in self.primes:
@@ -292,9 +292,13 @@ class PbRModel(Model):
             prime.count_effort(status_hours[i], status_months[i], hours_by_prime[i])
         self.month_effort += effort[:nobody].sum(axis=(0, 1))
 
+    def _referral_months_in_service(self, month: int) -> tuple[int, int]:
+        """The first and last referral months whose people are in service in ``month`` (none if last < first)."""
+        return max(1, month - self.service_months + 1), min(month, self.referral_months)
+
     def _cohorts_in_service(self, month: int, nobody: int) -> tuple[np.ndarray, np.ndarray]:
         """Each cohort in service, in store order: its holder (prime index; ``nobody``: not let) and size."""
-        first, last = max(1, month - self.service_months + 1), min(month, self.referral_months)
+        first, last = self._referral_months_in_service(month)
         holders = self.areas.as_array().astype(np.int64)
         holders[holders < 0] = nobody
         if last < first:
@@ -312,17 +316,22 @@ class PbRModel(Model):
                     runs.setdefault(holder, []).append(cohort)
         return runs
 
-    def _effort_by_cohort(self, month: int, holder: np.ndarray, per_engaged: np.ndarray,
-                          nobody: int) -> tuple[np.ndarray, np.ndarray]:
-        """Hours and engaged people by prime, status and band, from the cohorts in service (all served by rule)."""
-        first, last = max(1, month - self.service_months + 1), min(month, self.referral_months)
-        effort = np.zeros((nobody + 1, 2, N_BANDS))
+    def _engaged_by_cohort(self, month: int, holder: np.ndarray, nobody: int,
+                           per_engaged: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Engaged people by prime, status and band, from the counts kept by cohort for the cohorts in service.
+
+        With ``per_engaged`` (the hours an engaged person gets, by prime: every prime served by
+        rule), also their hours by prime, status and band.
+        """
+        first, last = self._referral_months_in_service(month)
         engaged = np.zeros((nobody + 1, 2, N_BANDS))
+        effort = None if per_engaged is None else np.zeros((nobody + 1, 2, N_BANDS))
         if last >= first:
             counted = self._engaged_status[(first - 1) * self.areas.count:last * self.areas.count].astype(np.float64)
             np.add.at(engaged, holder, counted)
-            np.add.at(effort, holder, per_engaged[holder].astype(np.float64)[:, None, None] * counted)
-        return effort, engaged
+            if effort is not None and per_engaged is not None:
+                np.add.at(effort, holder, per_engaged[holder].astype(np.float64)[:, None, None] * counted)
+        return engaged, effort
 
     def _serve_by_rule(self, lo: int, hi: int, holder: np.ndarray, sizes: np.ndarray,
                        by_rule: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -426,9 +435,8 @@ class PbRModel(Model):
         month = self.steps
         s = self.store
         lo = self._window_start(month, self.service_months)
-        first = max(1, month - self.service_months + 1)
-        in_service = sum((self._engaged_by_band[m] for m in range(first, min(month, self.referral_months) + 1)),
-                         np.zeros(4))
+        first, last = self._referral_months_in_service(month)
+        in_service = sum((self._engaged_by_band[m] for m in range(first, last + 1)), np.zeros(4))
         row: dict[str, float] = {
             "month": month,
             "referrals": self.month_start[month + 1] - self.month_start[month],

@@ -136,3 +136,20 @@ def test_selection_at_referral_refuses_the_hardest():
         assert m["people_measured"] == m["referrals"] - m["referrals_refused"]
         # the measured cohort looks better than everybody referred
         assert m["measured_reoffending_rate"] < m["true_reoffending_rate"] - 0.01
+
+
+def test_prior_spread_of_the_effect_is_the_one_the_odd_quotes():
+    """At the default prior the effect's spread is sqrt((1 + e0^2) / (w h0)): 0.22, 0.12, 0.08, 0.06 (ODD 5)."""
+    import numpy as np
+
+    b = Beliefs(prior_effect=0.3, prior_weight=2000.0)
+    closed_form = np.sqrt((1.0 + 0.3**2) / (2000.0 * b.hazard))
+    assert b.effect_sd == pytest.approx(closed_form, rel=1e-3)
+    assert np.round(b.effect_sd, 2) == pytest.approx([0.22, 0.12, 0.08, 0.06])
+    # evidence narrows it
+    band = np.zeros(20_000, dtype=np.intp)
+    served = np.arange(20_000) % 2 == 0
+    first = np.random.default_rng(1).random(20_000) < np.where(served, 0.006, 0.011)
+    b.observe(band, np.ones(20_000, dtype=bool), served.astype(float), first,
+              np.zeros(20_000, dtype=bool), np.zeros(20_000))
+    assert b.effect_sd[0] < closed_form[0] / 1.5

@@ -8,7 +8,6 @@ added in the order of the einsum it replaced, claims from each cohort's run of t
 from __future__ import annotations
 
 import numpy as np
-from pbrsim.sim.delivery import spread_hours
 from pbrsim.sim.model import PbRModel
 from pbrsim.sim.subcontracting import _BITS, _N_CODES, _dose, need_codes
 from pbrsim.sim.vocabulary import SERVICE_TYPES
@@ -16,6 +15,21 @@ from pbrsim.sim.vocabulary import SERVICE_TYPES
 from tests.conftest import small
 
 TYPES = len(SERVICE_TYPES)
+
+
+def spread_hours(needs: np.ndarray, n_needs: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """The reference: each person's hours split evenly over their assessed needs (all types if none).
+
+    The (people, types) matrix sub-prime delivery used to build, before it worked on each person's
+    hours per type and need code.
+    """
+    n = n_needs.astype(np.float32)
+    per_need = np.where(n > 0, hours / np.maximum(n, 1.0), 0.0).astype(np.float32)
+    matrix = needs * per_need[:, None]
+    none = n == 0
+    if none.any():
+        matrix[none] = (hours[none] / needs.shape[1])[:, None]
+    return matrix
 
 
 def _people(seed: int, n: int = 5000):
