@@ -324,13 +324,18 @@ class PbRModel(Model):
         rule), also their hours by prime, status and band.
         """
         first, last = self._referral_months_in_service(month)
-        engaged = np.zeros((nobody + 1, 2, N_BANDS))
-        effort = None if per_engaged is None else np.zeros((nobody + 1, 2, N_BANDS))
-        if last >= first:
-            counted = self._engaged_status[(first - 1) * self.areas.count:last * self.areas.count].astype(np.float64)
-            np.add.at(engaged, holder, counted)
-            if effort is not None and per_engaged is not None:
-                np.add.at(effort, holder, per_engaged[holder].astype(np.float64)[:, None, None] * counted)
+        counted = self._engaged_status[(first - 1) * self.areas.count:max(last, first - 1) * self.areas.count]
+        counted = counted.reshape(-1, 2 * N_BANDS).astype(np.float64)
+
+        def by_prime(cells: np.ndarray) -> np.ndarray:
+            """Sums of each (status, band) cell over the cohorts each prime holds (whole numbers: exact)."""
+            return np.stack([np.bincount(holder, weights=cells[:, j], minlength=nobody + 1)
+                             for j in range(2 * N_BANDS)], axis=1).reshape(nobody + 1, 2, N_BANDS)
+
+        engaged = by_prime(counted)
+        effort = None
+        if per_engaged is not None:
+            effort = by_prime(per_engaged[holder].astype(np.float64)[:, None] * counted)
         return engaged, effort
 
     def _serve_by_rule(self, lo: int, hi: int, holder: np.ndarray, sizes: np.ndarray,
